@@ -1,0 +1,59 @@
+"""Every exception the package raises on bad input.
+
+Each subclasses both :class:`GenstyleError` (catch everything from this package)
+and the closest built-in type (so ``except ValueError`` keeps working). Messages
+name the culprit and say what was expected.
+"""
+
+from __future__ import annotations
+
+
+class GenstyleError(Exception):
+    """Base class of all package errors."""
+
+
+class FactorError(GenstyleError, ValueError):
+    """Unknown factor name, factor index or factor value outside its range."""
+
+
+class ShapeError(GenstyleError, ValueError):
+    """An array has the wrong shape or dtype."""
+
+
+class ImageFileError(GenstyleError, OSError):
+    """An image file is missing, unreadable or corrupt."""
+
+
+class EmptyFolderError(GenstyleError, FileNotFoundError):
+    """A folder holds no image files."""
+
+
+class ConfigError(GenstyleError, ValueError):
+    """A configuration value or key is invalid."""
+
+
+class UnitError(GenstyleError, IndexError):
+    """A latent unit or channel index is out of range."""
+
+
+class LayerError(GenstyleError, KeyError):
+    """An unknown layer name; the message lists the valid ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class GraphError(GenstyleError, ValueError):
+    """A causal graph is invalid, e.g. cyclic."""
+
+
+class WeightsError(GenstyleError, ValueError):
+    """A weights file does not match the architecture (missing/extra keys, shapes)."""
+
+
+class CheckpointError(GenstyleError, OSError):
+    """A checkpoint is missing, corrupt or belongs to another configuration."""
+
+
+class NonFiniteError(GenstyleError, FloatingPointError):
+    """Training produced NaN or inf; the last good checkpoint is kept."""
