@@ -48,7 +48,10 @@ def foreground_mask(images: jax.Array) -> jax.Array:
 
 
 def _erode(mask: jax.Array) -> jax.Array:
-    return jax.lax.reduce_window(mask, True, jax.lax.bitwise_and, (3, 3), (1, 1), "SAME")
+    """3×3 binary erosion (outside the image counts as background), as separable shifted minima."""
+    p = jnp.pad(mask, 1)
+    rows = p[:, :-2] & p[:, 1:-1] & p[:, 2:]
+    return rows[:-2] & rows[1:-1] & rows[2:]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +105,6 @@ class StyleShapes(GroundTruthData):
         stripes_v = jnp.floor(v * freq + 8.0) % 2
         pattern = jnp.where(tex == 3, (stripes_u + stripes_v) % 2, stripes_u)
         value = jnp.where(outline, STROKE_VALUE, 1.0 - TEXTURE_DEPTH * pattern)
-        colour = hsv_to_rgb(jnp.full_like(value, f[4] % 1.0), jnp.full_like(value, SATURATION), value)
+        colour = value[..., None] * hsv_to_rgb(f[4] % 1.0, SATURATION, 1.0)  # RGB scales linearly with V
         background = jnp.full(mask.shape + (3,), f[7], jnp.float32)
         return jnp.where(mask[..., None], colour, background).astype(jnp.float32)

@@ -1,0 +1,75 @@
+"""Shared benchmark helpers: hardware facts, timing, result tables and atomic JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def hardware() -> dict:
+    """Facts that make a timing interpretable."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    dev = jax.devices()[0]
+    return {
+        "platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+        "python": platform.python_version(), "jax": jax.__version__, "backend": jax.default_backend(),
+        "device": getattr(dev, "device_kind", str(dev)), "device_count": jax.device_count(),
+    }
+
+
+def timeit(fn, *, repeat: int = 5, min_time: float = 0.2) -> float:
+    """Median seconds per call of ``fn()`` (which must block until its result is ready)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            if time.perf_counter() - t0 >= min_time:
+                break
+        times.append((time.perf_counter() - t0) / n)
+    return sorted(times)[len(times) // 2]
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    """A plain aligned table of ``rows`` (dicts with the same keys)."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    cells = [[_fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    print(f"\n{title}")
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def save_results(name: str, payload: dict) -> Path:
+    """Write ``benchmarks/results/<name>.json`` atomically, with the hardware facts."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    data = {"benchmark": name, "hardware": hardware(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **payload}
+    fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+    print(f"\nresults written to {path}")
+    return path
