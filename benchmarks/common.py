@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import jax
+
+from genstyle_causal.io import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -64,12 +64,7 @@ def _fmt(v) -> str:
 
 def save_results(name: str, payload: dict) -> Path:
     """Write ``benchmarks/results/<name>.json`` atomically, with the hardware facts."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    data = {"benchmark": name, "hardware": hardware(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **payload}
-    fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
+    atomic_write_json(path, {"benchmark": name, "hardware": hardware(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **payload})
     print(f"\nresults written to {path}")
     return path

@@ -1,0 +1,161 @@
+"""A self-contained Markdown + HTML report, rewritten atomically after every addition.
+
+Because the files are replaced after each section, a run that stops half-way
+still leaves a readable report of everything that finished.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+
+from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}img{max-width:100%}
+figcaption{font-size:.85em;color:#555}code{background:#f3f3f3;padding:0 .2em}.note{color:#666;font-size:.9em}
+"""
+
+
+class Report:
+    """Collects sections of text, tables and figures; writes ``report.md``, ``report.html``, ``figures/``.
+
+    Args:
+      outdir: the run directory; created if needed.
+      title: the report's heading.
+    """
+
+    def __init__(self, outdir: str | Path, title: str):
+        self.outdir = Path(outdir)
+        self.title = title
+        self._blocks: list[tuple[str, Any]] = []
+        self.results: dict[str, Any] = {}
+        (self.outdir / "figures").mkdir(parents=True, exist_ok=True)
+
+    # -- content -----------------------------------------------------------------
+    def section(self, title: str) -> "Report":
+        self._blocks.append(("section", title))
+        return self._flush()
+
+    def text(self, markdown: str) -> "Report":
+        self._blocks.append(("text", markdown))
+        return self._flush()
+
+    def table(self, rows: Sequence[dict], *, caption: str = "") -> "Report":
+        self._blocks.append(("table", (list(rows), caption)))
+        return self._flush()
+
+    def figure(self, fig, name: str, caption: str = "") -> "Report":
+        """Save ``fig`` as ``figures/<name>.png`` (closing it) and add it to the report."""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+        atomic_write_bytes(self.outdir / "figures" / f"{slug}.png", buf.getvalue())
+        self._blocks.append(("figure", (slug, caption, buf.getvalue())))
+        return self._flush()
+
+    def add_results(self, **results) -> "Report":
+        """Merge JSON-ready results into ``results.json``."""
+        self.results.update(results)
+        atomic_write_json(self.outdir / "results.json", self.results)
+        return self
+
+    # -- output ------------------------------------------------------------------
+    @property
+    def html_path(self) -> Path:
+        return self.outdir / "report.html"
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.outdir / "report.md"
+
+    def _flush(self) -> "Report":
+        atomic_write_text(self.markdown_path, self.to_markdown())
+        atomic_write_text(self.html_path, self.to_html())
+        return self
+
+    def to_markdown(self) -> str:
+        out = [f"# {self.title}\n"]
+        for kind, value in self._blocks:
+            if kind == "section":
+                out.append(f"\n## {value}\n")
+            elif kind == "text":
+                out.append(value + "\n")
+            elif kind == "table":
+                rows, caption = value
+                out.append(_markdown_table(rows, caption))
+            else:
+                slug, caption, _ = value
+                out.append(f"![{caption or slug}](figures/{slug}.png)\n\n*{caption}*\n" if caption
+                           else f"![{slug}](figures/{slug}.png)\n")
+        return "\n".join(out)
+
+    def to_html(self) -> str:
+        body = [f"<h1>{html.escape(self.title)}</h1>"]
+        for kind, value in self._blocks:
+            if kind == "section":
+                body.append(f"<h2>{html.escape(value)}</h2>")
+            elif kind == "text":
+                body.append(_inline_markdown(value))
+            elif kind == "table":
+                rows, caption = value
+                body.append(_html_table(rows, caption))
+            else:
+                slug, caption, png = value
+                data = base64.b64encode(png).decode("ascii")
+                body.append(f'<figure id="{slug}"><img alt="{html.escape(caption or slug)}" '
+                            f'src="data:image/png;base64,{data}"/><figcaption>{html.escape(caption)}</figcaption></figure>')
+        return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+                f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _markdown_table(rows: list[dict], caption: str) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return (f"*{caption}*\n\n" if caption else "") + "\n".join(lines) + "\n"
+
+
+def _html_table(rows: list[dict], caption: str) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+                   for r in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _inline_markdown(text: str) -> str:
+    """Paragraphs with `code`, **bold** and *italic*; enough for the report's own prose."""
+    out = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        p = html.escape(para)
+        p = re.sub(r"`([^`]+)`", r"<code>\1</code>", p)
+        p = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", p)
+        p = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", p)
+        if all(line.lstrip().startswith("- ") for line in p.splitlines()):
+            items = "".join(f"<li>{line.lstrip()[2:]}</li>" for line in p.splitlines())
+            out.append(f"<ul>{items}</ul>")
+        else:
+            out.append(f"<p>{p}</p>")
+    return "".join(out)
