@@ -72,6 +72,9 @@ def test_report_embeds_every_figure_and_survives_partial_runs(tmp_path):
         assert f"figures/{name}.png" in md and (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
     assert json.loads((tmp_path / "results.json").read_text()) == {"metrics": {"MIG": 0.5}}
     assert not list(tmp_path.glob("**/*.tmp"))
+    (tmp_path / "report.html").unlink()
+    again = Report.load(tmp_path)
+    assert again.html_path.read_text() == html and again.results == {"metrics": {"MIG": 0.5}}
 
 
 def test_figure_shape_errors():

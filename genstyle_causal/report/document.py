@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -79,7 +80,29 @@ class Report:
     def markdown_path(self) -> Path:
         return self.outdir / "report.md"
 
+    @classmethod
+    def load(cls, outdir: str | Path) -> "Report":
+        """Re-open the report of a run directory (``report.json`` + ``figures/``) to re-render or extend it."""
+        outdir = Path(outdir)
+        index = outdir / "report.json"
+        if not index.is_file():
+            raise FileNotFoundError(f"no report in {outdir} (expected {index})")
+        saved = json.loads(index.read_text())
+        rep = cls(outdir, saved["title"])
+        for kind, value in saved["blocks"]:
+            if kind == "figure":
+                slug, caption = value
+                value = (slug, caption, (outdir / "figures" / f"{slug}.png").read_bytes())
+            elif kind == "table":
+                value = tuple(value)
+            rep._blocks.append((kind, value))
+        results = outdir / "results.json"
+        rep.results = json.loads(results.read_text()) if results.is_file() else {}
+        return rep._flush()
+
     def _flush(self) -> "Report":
+        blocks = [(k, v[:2] if k == "figure" else v) for k, v in self._blocks]
+        atomic_write_json(self.outdir / "report.json", {"title": self.title, "blocks": blocks})
         atomic_write_text(self.markdown_path, self.to_markdown())
         atomic_write_text(self.html_path, self.to_html())
         return self
