@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, GraphError
 from ..generator import Generator
-from .effects import Effect, Outcome, check_outcome, interventional_slope, observe, _outcome_names
+from .effects import Effect, Outcome, check_outcome, interventional_slope, observe, outcome_columns
 from .graph import check_acyclic
 
 DEFAULT_REFUTERS = ("random_common_cause", "placebo_treatment_refuter", "data_subset_refuter")
@@ -92,9 +92,9 @@ def backdoor_effect(
         estimand = model.identify_effect(proceed_when_unidentifiable=True)
         est = model.estimate_effect(
             estimand, method_name="backdoor.linear_regression", control_value=0.0, treatment_value=1.0,
-            confidence_intervals=True, confidence_level=level, effect_modifiers=[],
+            confidence_intervals=True, effect_modifiers=[],
         )
-        (low, high), = np.asarray(est.get_confidence_intervals(), np.float64).reshape(1, 2)
+        (low, high), = np.asarray(est.get_confidence_intervals(confidence_level=level), np.float64).reshape(1, 2)
         refutations = {}
         for name in refuters:
             extra = {"placebo_type": "permute"} if name == "placebo_treatment_refuter" else {}
