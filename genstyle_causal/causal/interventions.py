@@ -1,0 +1,210 @@
+"""Interventions on a staged :class:`~genstyle_causal.generator.Generator`, as data.
+
+Each intervention is a small frozen dataclass registered as a JAX pytree: the
+numbers it carries (units, values, channels, donor latents) are leaves, the
+names (layer, mode) are static. :func:`intervene` applies any of them to any
+generator by splitting the forward pass at the intervened layer,
+``h = g.run(z, stop=layer)``, editing ``h`` and continuing with
+``g.run(h, start=layer)``. A batch of interventions (leaves with a leading axis)
+is what :func:`genstyle_causal.causal.effects.sweep` maps over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import ConfigError, LayerError, ShapeError, UnitError
+from ..generator import LATENT, Generator
+
+Unit = Union[int, str, jax.Array]
+
+
+def _pytree(data: tuple[str, ...], meta: tuple[str, ...]):
+    def register(cls):
+        cls = dataclasses.dataclass(frozen=True)(cls)
+        return jax.tree_util.register_dataclass(cls, data_fields=list(data), meta_fields=list(meta))
+
+    return register
+
+
+def _concrete(x) -> bool:
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
+
+
+def _resolve_unit(generator: Generator, unit: Unit) -> jax.Array | int:
+    """Index of ``unit`` (position, name or integer array); concrete values are range-checked."""
+    if isinstance(unit, (str, int, np.integer)):
+        return generator.unit_index(unit)
+    if _concrete(unit):
+        for u in np.asarray(unit).ravel():
+            generator.unit_index(int(u))
+    return jnp.asarray(unit, jnp.int32)
+
+
+def _check_donor(z: jax.Array, donor: jax.Array, what: str) -> None:
+    if getattr(donor, "shape", None) != z.shape:
+        raise ShapeError(f"{what} donor latents must have the shape of the latent batch {z.shape}; got {getattr(donor, 'shape', None)}")
+
+
+def _check_channels(generator: Generator, layer: str, h: jax.Array, channels) -> jax.Array:
+    """Channel indices (last axis of ``h``) as an int32 array; concrete values are range-checked."""
+    size = h.shape[-1]
+    if _concrete(channels):
+        bad = [int(c) for c in np.asarray(channels).ravel() if not 0 <= int(c) < size]
+        if bad:
+            raise UnitError(
+                f"channel {bad[0]} is out of range for layer {layer!r} of {generator.name!r}, "
+                f"which has {size} channels (valid 0..{size - 1})"
+            )
+    return jnp.asarray(channels, jnp.int32)
+
+
+@_pytree(data=("unit", "value"), meta=())
+class Do:
+    """do(z_unit = value) on a latent unit (index or name)."""
+
+    unit: Unit
+    value: jax.Array | float
+
+    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+        u = _resolve_unit(generator, self.unit)
+        return generator.run(z.at[:, u].set(jnp.asarray(self.value, z.dtype)))
+
+
+@_pytree(data=("unit", "delta"), meta=())
+class Shift:
+    """z_unit ← z_unit + delta on a latent unit: a soft intervention that keeps the sample's own value."""
+
+    unit: Unit
+    delta: jax.Array | float
+
+    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+        u = _resolve_unit(generator, self.unit)
+        return generator.run(z.at[:, u].add(jnp.asarray(self.delta, z.dtype)))
+
+
+@_pytree(data=("channels",), meta=("layer", "mode"))
+class Ablate:
+    """Set channels (last axis) of a layer to zero, or to their mean over the batch (GAN Dissection, Bau et al. 2019).
+
+    Mean ablation keeps the layer's first moment, so an effect reflects the
+    information the channels carry rather than their removed offset.
+    """
+
+    layer: str
+    channels: tuple[int, ...] | jax.Array
+    mode: Literal["zero", "mean"] = "zero"
+
+    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+        if self.mode not in ("zero", "mean"):
+            raise ConfigError(f"Ablate mode must be 'zero' or 'mean'; got {self.mode!r}")
+        h = generator.run(z, stop=self.layer)
+        ch = _check_channels(generator, self.layer, h, self.channels)
+        fill = jnp.zeros_like(h[..., ch]) if self.mode == "zero" else jnp.broadcast_to(h[..., ch].mean(0), h[..., ch].shape)
+        return generator.run(h.at[..., ch].set(fill), start=self.layer)
+
+
+@_pytree(data=("channels", "donor"), meta=("layer",))
+class Hybridize:
+    """Counterfactual hybridization (Besserve et al. 2020): channels of ``layer`` come from the donor's forward pass."""
+
+    layer: str
+    channels: tuple[int, ...] | jax.Array
+    donor: jax.Array
+
+    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+        _check_donor(z, self.donor, "Hybridize")
+        h = generator.run(z, stop=self.layer)
+        ch = _check_channels(generator, self.layer, h, self.channels)
+        h_donor = generator.run(self.donor, stop=self.layer)
+        return generator.run(h.at[..., ch].set(h_donor[..., ch]), start=self.layer)
+
+
+def _mean_std(h: jax.Array, eps: float = 1e-5) -> tuple[jax.Array, jax.Array]:
+    mean = h.mean(axis=(1, 2), keepdims=True)
+    return mean, jnp.sqrt(h.var(axis=(1, 2), keepdims=True) + eps)
+
+
+def _adain(content: jax.Array, style: jax.Array) -> jax.Array:
+    """Adaptive instance normalisation (Huang & Belongie 2017): content features with the style's channel mean/std."""
+    c_mean, c_std = _mean_std(content)
+    s_mean, s_std = _mean_std(style)
+    return (content - c_mean) / c_std * s_std + s_mean
+
+
+def _swap(generator: Generator, z: jax.Array, layer: str, donor: jax.Array, part: str, what: str) -> jax.Array:
+    """Take ``part`` ("style" or "content") from the donor at ``layer`` (see :class:`SwapStyle`)."""
+    _check_donor(z, donor, what)
+    generator.layer_index(layer)
+    if layer == LATENT:
+        groups = generator.groups
+        if part not in groups:
+            raise LayerError(
+                f"{what} at layer 'latent' needs a {part!r} unit group, but {generator.name!r} has groups "
+                f"{sorted(groups)}; use a feature-map layer of {list(generator.layer_names[1:])}"
+            )
+        units = jnp.asarray(groups[part], jnp.int32)
+        return generator.run(z.at[:, units].set(donor[:, units]))
+    h = generator.run(z, stop=layer)
+    if h.ndim != 4:
+        raise ShapeError(f"{what} needs a feature map (n, h, w, c) at layer {layer!r}; it has shape {h.shape}")
+    h_donor = generator.run(donor, stop=layer)
+    edited = _adain(h, h_donor) if part == "style" else _adain(h_donor, h)
+    return generator.run(edited, start=layer)
+
+
+@_pytree(data=("donor",), meta=("layer",))
+class SwapStyle:
+    """Give each sample the donor's style.
+
+    At ``latent`` (a generator with a ``style`` unit group, e.g. the styleshapes
+    oracle) the donor's style units are copied; at a feature map the sample's
+    activations get the donor's per-channel mean and std (AdaIN).
+    """
+
+    layer: str
+    donor: jax.Array
+
+    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+        return _swap(generator, z, self.layer, self.donor, "style", "SwapStyle")
+
+
+@_pytree(data=("donor",), meta=("layer",))
+class SwapContent:
+    """Give each sample the donor's content: the donor's content units, or its normalised features under the sample's own mean/std."""
+
+    layer: str
+    donor: jax.Array
+
+    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+        return _swap(generator, z, self.layer, self.donor, "content", "SwapContent")
+
+
+Intervention = Union[Do, Shift, Ablate, Hybridize, SwapStyle, SwapContent]
+INTERVENTIONS = (Do, Shift, Ablate, Hybridize, SwapStyle, SwapContent)
+
+
+def resolve(generator: Generator, intervention: Intervention | None) -> Intervention | None:
+    """The intervention with unit names replaced by checked indices, ready to pass through ``jit``."""
+    if isinstance(intervention, (Do, Shift)) and isinstance(intervention.unit, str):
+        return dataclasses.replace(intervention, unit=generator.unit_index(intervention.unit))
+    return intervention
+
+
+def intervene(generator: Generator, z: jax.Array, intervention: Intervention | None) -> jax.Array:
+    """Images the generator makes from latents ``z`` under ``intervention`` (``None``: no intervention).
+
+    Pure and jit-able; the same function serves VAE decoders, GAN generators,
+    the AdaIN decoder and dataset oracles.
+    """
+    generator.check_latent(z)
+    if intervention is None:
+        return generator.run(z)
+    if not isinstance(intervention, INTERVENTIONS):
+        raise TypeError(f"not an intervention: {intervention!r}; expected one of {[c.__name__ for c in INTERVENTIONS]}")
+    return intervention.apply(generator, z)
