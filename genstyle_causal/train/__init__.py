@@ -1,5 +1,6 @@
 """One training loop for every model: ``TrainState``, ``TrainConfig``, ``fit``, checkpoints, data parallelism."""
 
+from .batches import ImageBatches
 from .checkpoint import Checkpoints
 from .config import TrainConfig
 from .loop import fit, make_step
@@ -8,6 +9,7 @@ from .state import TrainState, apply_optimizer
 
 __all__ = [
     "Checkpoints",
+    "ImageBatches",
     "TrainConfig",
     "TrainState",
     "apply_optimizer",

@@ -9,6 +9,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+#: ``fold_in`` data of the model-randomness stream (training steps never reach it).
+MODEL_STREAM = 2**31 - 2
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +37,13 @@ class TrainState:
 
     def replace(self, **changes) -> "TrainState":
         return dataclasses.replace(self, **changes)
+
+    def model_key(self) -> jax.Array:
+        """Per-step key for the model's own randomness (reparameterisation noise, permutations).
+
+        Drawn from a stream separate from the data key ``fold_in(key, step)``.
+        """
+        return jax.random.fold_in(jax.random.fold_in(self.key, MODEL_STREAM), self.step)
 
     def next(self, params, opt_state) -> "TrainState":
         """The state after one optimiser update."""
