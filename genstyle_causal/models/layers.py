@@ -1,0 +1,106 @@
+"""Convolution blocks that XLA compiles well on every backend (CPU included).
+
+XLA:CPU is very slow on transposed convolutions (lhs-dilated convolutions) and
+on the input-gradients of strided convolutions (jax-ml/jax#23783). The two
+blocks here compute exactly the documented 4×4 stride-2 layers with stride-1
+convolutions only:
+
+* :class:`Down` — ``Conv2d(k=4, s=2, p=1)`` as a 2×2 stride-1 convolution on the
+  space-to-depth rearranged input (Dumoulin & Visin 2016, "A guide to
+  convolution arithmetic"): tap ``(2a+r, 2b+s)`` of the 4×4 kernel acts on
+  phase ``(r, s)`` of block ``(i+a, j+b)``.
+* :class:`Up` — ``ConvTranspose2d(k=4, s=2, p=1)`` as sub-pixel convolution
+  (Shi et al. 2016): one 2×2 stride-1 convolution producing the four output
+  phases, then depth-to-space. Output phase ``r`` at row ``m`` reads inputs
+  ``m+r-1, m+r`` with kernel taps ``3-r, 1-r``.
+
+Both keep the 4×4 kernel as their parameter (same shapes and same maths as the
+reference layers, so weights are interchangeable); ``reference`` gives the
+textbook formulation for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+DIMS = ("NHWC", "HWIO", "NHWC")
+KERNEL = 4
+
+
+def space_to_depth(x: jax.Array) -> jax.Array:
+    """``(n, 2h, 2w, c) -> (n, h, w, 4c)`` with channel order ``(row phase, col phase, c)``."""
+    n, h, w, c = x.shape
+    x = x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, h // 2, w // 2, 4 * c)
+
+
+def _conv(x, kernel, padding="VALID"):
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=DIMS)
+
+
+def down_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``Conv2d(k=4, s=2, p=1)`` (cross-correlation, HWIO kernel) via space-to-depth."""
+    cin, cout = kernel.shape[2:]
+    k = kernel.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * cin, cout)
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return _conv(space_to_depth(xp), k)
+
+
+def down_conv_reference(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The same layer as a strided convolution (slow input-gradient on XLA:CPU)."""
+    return jax.lax.conv_general_dilated(x, kernel, (2, 2), ((1, 1), (1, 1)), dimension_numbers=DIMS)
+
+
+def up_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``ConvTranspose2d(k=4, s=2, p=1)`` (scatter convention: input pixel ``i`` adds
+    ``kernel[o + 1 - 2i]`` to output ``o``; HWIO kernel) via sub-pixel convolution."""
+    n, h, w, _ = x.shape
+    cin, cout = kernel.shape[2:]
+    # taps (t, r) -> kernel[3 - r - 2t]: flip, then split the 4 taps into (t, r)
+    k = kernel[::-1, ::-1].reshape(2, 2, 2, 2, cin, cout)  # (t, r, u, s, cin, cout)
+    k = k.transpose(0, 2, 4, 1, 3, 5).reshape(2, 2, cin, 4 * cout)  # (t, u, cin, (r, s, cout))
+    y = _conv(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), k).reshape(n, h + 1, w + 1, 2, 2, cout)
+    rows = [jnp.stack([y[:, r : r + h, s : s + w, r, s] for s in (0, 1)], axis=3) for r in (0, 1)]
+    return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, cout)
+
+
+def up_conv_reference(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The same layer as ``lax.conv_transpose`` (an lhs-dilated convolution, slow on XLA:CPU)."""
+    return jax.lax.conv_transpose(x, kernel[::-1, ::-1], (2, 2), ((2, 2), (2, 2)), dimension_numbers=DIMS)
+
+
+def _kernel_init(fan_in_taps: int):
+    """He-style normal init scaled to the taps one output actually sees."""
+
+    def init(key, shape, dtype=jnp.float32):
+        fan_in = fan_in_taps * shape[2]
+        return jax.random.normal(key, shape, dtype) * jnp.sqrt(jnp.asarray(1.0 / fan_in, dtype))
+
+    return init
+
+
+class Down(nnx.Module):
+    """4×4 stride-2 convolution halving height and width (fast formulation by default)."""
+
+    def __init__(self, cin: int, cout: int, *, rngs: nnx.Rngs):
+        self.kernel = nnx.Param(_kernel_init(KERNEL * KERNEL)(rngs.params(), (KERNEL, KERNEL, cin, cout)))
+        self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
+
+    def __call__(self, x: jax.Array, *, reference: bool = False) -> jax.Array:
+        conv = down_conv_reference if reference else down_conv
+        return conv(x, self.kernel[...]) + self.bias[...]
+
+
+class Up(nnx.Module):
+    """4×4 stride-2 transposed convolution doubling height and width (sub-pixel by default)."""
+
+    def __init__(self, cin: int, cout: int, *, rngs: nnx.Rngs):
+        # each output pixel sees 2×2 of the 4×4 taps
+        self.kernel = nnx.Param(_kernel_init(KERNEL)(rngs.params(), (KERNEL, KERNEL, cin, cout)))
+        self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
+
+    def __call__(self, x: jax.Array, *, reference: bool = False) -> jax.Array:
+        conv = up_conv_reference if reference else up_conv
+        return conv(x, self.kernel[...]) + self.bias[...]
