@@ -20,6 +20,7 @@ import numpy as np
 import optax
 
 from ...errors import ConfigError, ShapeError
+from ...train import apply_optimizer
 from .features import Extractor, default_extractor
 from .stats import content_loss, gram_matrix, mean_std, style_loss
 
@@ -108,9 +109,8 @@ def _optimise(extractor, init, content_target, target_grams, config):
     def step(carry, _):
         x, opt_state = carry
         (loss, parts), g = grad_fn(x, content_target, target_grams, extractor, config)
-        with jax.numpy_dtype_promotion("standard"):  # optax's Adam bias correction mixes float ** int32
-            updates, opt_state = opt.update(g, opt_state, x)
-        x = jnp.clip(optax.apply_updates(x, updates), 0.0, 1.0)
+        x, opt_state = apply_optimizer(opt, g, opt_state, x)
+        x = jnp.clip(x, 0.0, 1.0)  # projected gradient: stay a valid image
         return (x, opt_state), {"total": loss, **parts}
 
     (x, _), history = jax.lax.scan(step, (init, opt.init(init)), None, length=config.steps)

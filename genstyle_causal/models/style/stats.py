@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 
 import jax
@@ -18,6 +19,7 @@ def _check_nhwc(features: jax.Array, what: str) -> None:
         raise ShapeError(f"{what} must be feature maps of shape (n, h, w, c); got {getattr(features, 'shape', None)}")
 
 
+@jax.jit
 def gram_matrix(features: jax.Array) -> jax.Array:
     """Gram matrices ``(n, c, c)``: ``G_ij = mean over positions of F_i F_j`` (Gatys et al. 2016).
 
@@ -30,6 +32,7 @@ def gram_matrix(features: jax.Array) -> jax.Array:
     return jnp.einsum("npi,npj->nij", f, f) / jnp.float32(h * w)
 
 
+@jax.jit
 def mean_std(features: jax.Array, eps: float = EPS) -> tuple[jax.Array, jax.Array]:
     """Per-channel mean and standard deviation ``(n, c)`` over positions; std = sqrt(var + eps)."""
     _check_nhwc(features, "mean_std input")
@@ -38,6 +41,7 @@ def mean_std(features: jax.Array, eps: float = EPS) -> tuple[jax.Array, jax.Arra
     return mean, jnp.sqrt(var + eps)
 
 
+@jax.jit
 def adain_from_stats(content: jax.Array, mean: jax.Array, std: jax.Array, alpha: float = 1.0,
                      eps: float = EPS) -> jax.Array:
     """Give ``content`` features the per-channel ``mean``/``std`` ``(n, c)``; ``alpha`` blends with the input.
@@ -53,6 +57,7 @@ def adain_from_stats(content: jax.Array, mean: jax.Array, std: jax.Array, alpha:
     return alpha * styled + (1.0 - alpha) * content
 
 
+@jax.jit
 def adain(content_features: jax.Array, style_features: jax.Array, alpha: float = 1.0, eps: float = EPS) -> jax.Array:
     """Adaptive instance normalisation (Huang & Belongie 2017, eq. 8): content normalised, re-scaled to the style's stats.
 
@@ -98,7 +103,12 @@ def style_distance(images_a: jax.Array, images_b: jax.Array, extractor: Extracto
     difference of Gram matrices. ``images_b`` may be a single image for the batch.
     """
     extractor = extractor or default_extractor()
-    layers = extractor.style_layers if layers is None else tuple(layers)
+    layers = extractor.check_layers(extractor.style_layers if layers is None else tuple(layers))
+    return _style_distance(extractor, jnp.asarray(images_a, jnp.float32), jnp.asarray(images_b, jnp.float32), layers)
+
+
+@functools.partial(jax.jit, static_argnames=("layers",))
+def _style_distance(extractor, images_a, images_b, layers):
     fa, fb = extractor(images_a, layers), extractor(images_b, layers)
     return sum(jnp.mean(jnp.square(gram_matrix(fa[k]) - gram_matrix(fb[k])), axis=(1, 2)) for k in layers)
 
@@ -110,6 +120,12 @@ def content_distance(images_a: jax.Array, images_b: jax.Array, extractor: Extrac
     layer = extractor.content_layer if layer is None else layer
     if images_a.shape[1:] != images_b.shape[1:]:
         raise ShapeError(f"content_distance needs images of one size; got {images_a.shape} and {images_b.shape}")
+    extractor.check_layers([layer])
+    return _content_distance(extractor, jnp.asarray(images_a, jnp.float32), jnp.asarray(images_b, jnp.float32), layer)
+
+
+@functools.partial(jax.jit, static_argnames=("layer",))
+def _content_distance(extractor, images_a, images_b, layer):
     fa, fb = extractor(images_a, [layer])[layer], extractor(images_b, [layer])[layer]
     return jnp.mean(jnp.square(fa - fb), axis=(1, 2, 3))
 
