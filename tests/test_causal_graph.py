@@ -8,7 +8,7 @@ import pytest
 from genstyle_causal.causal import check_acyclic, draw_graph, edge_precision_recall, effect_graph, readout, structural_hamming_distance
 from genstyle_causal.causal.effects import EffectMatrix
 from genstyle_causal.data import Pendulum
-from genstyle_causal.errors import GraphError, ShapeError
+from genstyle_causal.errors import ConfigError, GraphError, ShapeError
 
 
 def _matrix():
@@ -56,19 +56,58 @@ def test_draw_graph_marks_wrong_and_missed_edges():
     ax.figure.clf()
 
 
-def test_dowhy_backdoor_estimate_agrees_with_the_do_effect():
+@pytest.fixture(scope="module")
+def pendulum():
+    from genstyle_causal.causal.dowhy_bridge import samples_frame
+
+    data = Pendulum(size=32, noise_std=0.3)
+    return data, samples_frame(data.oracle(), readout(data), key=jax.random.key(0), n=1000)
+
+
+def test_dowhy_backdoor_estimate_agrees_with_the_do_effect(pendulum):
     # θ and φ are independent causes of the shadow, so the backdoor set is empty and the observational regression
     # slope of shadow position on θ targets the least-squares slope of E[position | do(θ)] — which the generator
     # gives directly. The permuted-placebo refuter must drive the estimate to about zero.
     from genstyle_causal.causal.dowhy_bridge import compare_with_intervention
 
-    data = Pendulum(size=32, noise_std=0.3)
+    data, frame = pendulum
     c = compare_with_intervention(
-        data.oracle(), readout(data), data.graph(), "pendulum_angle", "shadow_position", key=jax.random.key(0),
-        n=1000, n_do=128, refuters=("placebo_treatment_refuter",), num_simulations=10,
+        data.oracle(), readout(data), data.graph(), "pendulum_angle", "shadow_position", key=jax.random.key(1),
+        frame=frame, n_do=128, refuters=("placebo_treatment_refuter",), num_simulations=10,
     )
     assert c.agree, c.to_dict()
-    assert c.observational.low < c.observational.estimate < c.observational.high
+    assert c.observational.adjustment_set == ()
     half_width = (c.observational.high - c.observational.low) / 2
     assert abs(c.observational.refutations["placebo_treatment_refuter"]["new_effect"]) < half_width
     assert c.to_dict()["agree"] is True
+
+
+def test_gcm_model_over_the_pendulum_graph(pendulum):
+    # Linear additive-noise mechanisms: do(θ = 0.3) holds θ at 0.3 in every sample and leaves the light (a root, not a
+    # descendant of θ) at its observational distribution; both causes carry a positive arrow strength into position.
+    from genstyle_causal.causal.dowhy_bridge import gcm_arrow_strengths, gcm_interventional_samples, gcm_model
+
+    data, frame = pendulum
+    scm = gcm_model(frame, data.graph(), mechanisms="linear")
+    samples = gcm_interventional_samples(scm, {"pendulum_angle": 0.3}, n=500)
+    np.testing.assert_allclose(samples["pendulum_angle"], 0.3)
+    assert abs(samples["light_angle"].mean() - frame["light_angle"].mean()) < 0.1
+    strengths = gcm_arrow_strengths(scm, "shadow_position", num_samples=200, parent_samples=frame.iloc[:200])
+    assert set(strengths) == {("pendulum_angle", "shadow_position"), ("light_angle", "shadow_position")}
+    assert all(v > 0 for v in strengths.values())
+
+
+def test_dowhy_bridge_bad_input(pendulum):
+    from genstyle_causal.causal.dowhy_bridge import backdoor_effect, compare_with_intervention, gcm_model
+
+    data, frame = pendulum
+    with pytest.raises(GraphError, match=r"nodes \['bob_colour'\] have no column"):
+        backdoor_effect(frame, nx.DiGraph([("pendulum_angle", "bob_colour")]), "pendulum_angle", "bob_colour")
+    with pytest.raises(GraphError, match="cycle"):
+        backdoor_effect(frame, nx.DiGraph([("pendulum_angle", "light_angle"), ("light_angle", "pendulum_angle")]), "pendulum_angle", "light_angle")
+    with pytest.raises(GraphError, match="'shadow_colour' is not a node"):
+        backdoor_effect(frame, data.graph(), "pendulum_angle", "shadow_colour")
+    with pytest.raises(ConfigError, match="unknown target 'shadow_width'"):
+        compare_with_intervention(data.oracle(), readout(data), data.graph(), "pendulum_angle", "shadow_width", key=jax.random.key(0), frame=frame)
+    with pytest.raises(ConfigError, match="mechanisms"):
+        gcm_model(frame, data.graph(), mechanisms="neural")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genstyle_causal.causal import (
-    Ablate, Do, Hybridize, Shift, SwapContent, SwapStyle, average_effect, bootstrap_mean, do_batch, effect_matrix,
+    Ablate, Do, Hybridize, Shift, SwapContent, SwapStyle, average_effect, do_batch, effect_matrix,
     influence_maps, intervene, modularity, sweep,
 )
 from genstyle_causal.causal.effects import EffectMatrix, hybridization_matrix
@@ -116,13 +116,6 @@ def test_hybridization_matrix_one_row_per_group():
 
 
 # -- bootstrap and effect estimates ----------------------------------------------------------------------------
-
-
-def test_bootstrap_of_constant_samples_is_a_point():
-    e = bootstrap_mean(jnp.full((10, 2), 3.0, jnp.float32), jax.random.key(0), 50)
-    np.testing.assert_allclose(e.estimate, [3.0, 3.0])
-    np.testing.assert_allclose(e.low, [3.0, 3.0], rtol=1e-6)
-    np.testing.assert_allclose(e.high, [3.0, 3.0], rtol=1e-6)
 
 
 def _product(params, z):

@@ -12,7 +12,7 @@ from genstyle_causal.errors import CheckpointError, ConfigError, ShapeError
 from genstyle_causal.models import probe as probe_mod
 from genstyle_causal.models.probe import Probe, ProbeConfig, heads_for, train_probe
 
-TINY = ProbeConfig(features=(8, 16, 16), dense=64, learning_rate=2e-3)
+TINY = ProbeConfig(features=(8, 16), dense=64, learning_rate=2e-3)
 
 
 @pytest.fixture(scope="module")
@@ -112,5 +112,7 @@ def test_bad_probe_config(kwargs, key):
 def test_bad_train_arguments():
     with pytest.raises(ConfigError, match="features"):  # 4 halvings need a multiple of 16, not 8
         train_probe(DSprites(size=8), key=jax.random.key(0), steps=1, config=ProbeConfig(features=(4, 4, 4, 4)))
+    with pytest.raises(ConfigError, match="steps"):
+        train_probe(DSprites(size=16), key=jax.random.key(0), steps=0, config=TINY)
     with pytest.raises(ConfigError, match="batch_size"):
         train_probe(DSprites(size=16), key=jax.random.key(0), steps=1, batch_size=0, config=TINY)

@@ -141,6 +141,7 @@ def compare_with_intervention(
     n: int = 1000,
     n_do: int = 256,
     names: Sequence[str] | None = None,
+    frame=None,
     level: float = 0.95,
     refuters: Sequence[str] = DEFAULT_REFUTERS,
     num_simulations: int = 20,
@@ -149,28 +150,45 @@ def compare_with_intervention(
 
     The interventional side is :func:`~genstyle_causal.causal.effects.interventional_slope`
     of latent ``unit`` (default: the unit named like ``treatment``), the
-    estimand that a valid backdoor linear regression targets.
+    estimand that a valid backdoor linear regression targets. ``frame`` reuses
+    observational samples (from :func:`samples_frame`) instead of drawing ``n``.
     """
     k_obs, k_do = jax.random.split(key)
-    frame = samples_frame(generator, outcome, key=k_obs, n=n, names=names)
-    if target not in frame.columns:
-        raise ConfigError(f"unknown target {target!r}; outcome columns: {list(frame.columns)}")
+    columns = outcome_columns(outcome, check_outcome(generator, outcome, n_do), names)
+    if target not in columns:
+        raise ConfigError(f"unknown target {target!r}; outcome columns: {list(columns)}")
+    frame = samples_frame(generator, outcome, key=k_obs, n=n, names=names) if frame is None else frame
     obs = backdoor_effect(frame, graph, treatment, target, level=level, refuters=refuters, num_simulations=num_simulations)
     slope: Effect = interventional_slope(generator, outcome, treatment if unit is None else unit, key=k_do, n=n_do, level=level)
-    j = list(frame.columns).index(target)
+    j = columns.index(target)
     return Comparison(obs, float(slope.estimate[j]), float(slope.low[j]), float(slope.high[j]))
 
 
-def gcm_model(frame, graph: nx.DiGraph, *, seed: int = 0):
-    """A fitted ``dowhy.gcm`` invertible structural causal model over ``graph`` (mechanisms assigned automatically)."""
+def gcm_model(frame, graph: nx.DiGraph, *, mechanisms: str = "auto", seed: int = 0):
+    """A fitted ``dowhy.gcm`` invertible structural causal model over ``graph``.
+
+    ``mechanisms="auto"`` lets DoWhy select each node's model (cross-validated,
+    slow: tens of seconds); ``"linear"`` gives every non-root node a linear
+    additive-noise model and every root its empirical distribution (fast).
+    """
     from dowhy import gcm
 
+    if mechanisms not in ("auto", "linear"):
+        raise ConfigError(f"mechanisms must be 'auto' or 'linear'; got {mechanisms!r}")
     _check_nodes(frame, graph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        gcm.config.disable_progress_bars()
         gcm.util.general.set_random_seed(seed)
         scm = gcm.InvertibleStructuralCausalModel(graph)
-        gcm.auto.assign_causal_mechanisms(scm, frame)
+        if mechanisms == "auto":
+            gcm.auto.assign_causal_mechanisms(scm, frame)
+        else:
+            for node in graph.nodes:
+                root = graph.in_degree(node) == 0
+                scm.set_causal_mechanism(
+                    node, gcm.EmpiricalDistribution() if root else gcm.AdditiveNoiseModel(gcm.ml.create_linear_regressor())
+                )
         gcm.fit(scm, frame)
     return scm
 
@@ -182,8 +200,15 @@ def gcm_interventional_samples(scm, interventions: dict[str, float], n: int = 10
     return gcm.interventional_samples(scm, {k: (lambda _, v=v: v) for k, v in interventions.items()}, num_samples_to_draw=n)
 
 
-def gcm_arrow_strengths(scm, target: str) -> dict[tuple[str, str], float]:
-    """Arrow strengths into ``target`` (Janzing et al. 2020): how much each parent's edge carries."""
+def gcm_arrow_strengths(scm, target: str, *, num_samples: int = 2000, parent_samples=None) -> dict[tuple[str, str], float]:
+    """Arrow strengths into ``target`` (Janzing et al. 2020): how much each parent's edge carries.
+
+    ``num_samples`` conditional samples per estimate (DoWhy's default 2000);
+    runs in this process (``n_jobs=1``) rather than spawning workers.
+    """
     from dowhy import gcm
 
-    return {k: float(v) for k, v in gcm.arrow_strength(scm, target).items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        strengths = gcm.arrow_strength(scm, target, parent_samples=parent_samples, num_samples_conditional=num_samples, max_num_runs=num_samples, n_jobs=1)
+    return {k: float(v) for k, v in strengths.items()}

@@ -160,7 +160,7 @@ def sweep(
     z: jax.Array,
     interventions: Intervention,
     *,
-    max_images: int = 8192,
+    max_images: int = 2048,
 ) -> jax.Array:
     """Outcomes ``(K, n, m)`` of a batch of ``K`` interventions (leaves with leading axis ``K``) on the same latents ``z``.
 
@@ -301,7 +301,7 @@ def effect_matrix(
     familywise: bool = False,
     num_bootstrap: int = 1000,
     level: float = 0.95,
-    max_images: int = 8192,
+    max_images: int = 2048,
 ) -> EffectMatrix:
     """Units × outcomes matrix of do-contrasts ``E[Y(do(z_u = high_u)) - Y(do(z_u = low_u))]`` with CIs.
 
@@ -391,7 +391,7 @@ def _abs_change_map(images, base):
     return jnp.abs(images - base).mean(axis=(0, -1))
 
 
-def influence_maps(generator: Generator, interventions: Intervention, z: jax.Array, *, max_images: int = 8192) -> jax.Array:
+def influence_maps(generator: Generator, interventions: Intervention, z: jax.Array, *, max_images: int = 2048) -> jax.Array:
     """Per-pixel influence ``E|image(intervention) - image|`` (mean over samples and colour channels), ``(K, H, W)``.
 
     Besserve et al. 2020 use these maps of hybridized channels to find modules.

@@ -32,7 +32,8 @@ from flax import nnx
 
 from ..errors import ConfigError
 from ..generator import Generator, Stage
-from ..train import TrainState
+from ..train import TrainState, apply_optimizer
+from .layers import Down, Up
 
 LOSSES = ("nonsaturating", "wgan-gp")
 
@@ -218,3 +219,219 @@ def info_log_likelihood(config: GANConfig, q_out: jax.Array, z: jax.Array) -> ja
 def info_lower_bound(config: GANConfig, q_out: jax.Array, z: jax.Array) -> jax.Array:
     """The variational MI bound ``L_I = H(c) + E log Q(c | x) ≤ I(c; x)`` (Chen et al. 2016, eq. 4)."""
     return code_entropy(config) + info_log_likelihood(config, q_out, z)
+
+
+# -- networks ------------------------------------------------------------------------
+
+
+def pixel_norm(x: jax.Array, eps: float = 1e-8) -> jax.Array:
+    """Normalise each pixel's feature vector to unit RMS (Karras et al. 2018, "PixelNorm").
+
+    Used instead of DCGAN's batch norm: it has no state and treats every sample
+    alone, so intervening on one sample of a batch never changes another.
+    """
+    return x * jax.lax.rsqrt(jnp.mean(x**2, axis=-1, keepdims=True) + eps)
+
+
+class DCGANGenerator(nnx.Module):
+    """Latent ``(n, latent_dim)`` -> images ``(n, S, S, C)`` in [0, 1], in named stages.
+
+    Stages: ``dense`` (4×4 map), ``up1..up{k-1}`` (each doubles the size, halves the
+    channels; ReLU after PixelNorm), ``image`` (last 4×4 stride-2 transposed conv,
+    sigmoid). Upsampling uses the fast sub-pixel :class:`~.layers.Up`.
+    """
+
+    def __init__(self, config: GANConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        k = config.num_upsamples
+        chans = [config.width * 2 ** (k - 1 - i) for i in range(k)]
+        inputs = sum(config.categorical) + config.continuous + config.noise_dim
+        self.dense = nnx.Linear(inputs, 16 * chans[0], rngs=rngs)
+        self.ups = nnx.List([Up(a, b, rngs=rngs) for a, b in zip(chans[:-1], chans[1:])])
+        self.out = Up(chans[-1], config.image_shape[2], rngs=rngs)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return ("dense",) + tuple(f"up{i + 1}" for i in range(len(self.ups))) + ("image",)
+
+    def stage(self, i: int, h: jax.Array) -> jax.Array:
+        """Apply stage number ``i`` (see :attr:`stage_names`)."""
+        if i == 0:
+            x = self.dense(encode_latent(self.config, h))
+            return jax.nn.relu(pixel_norm(x.reshape(h.shape[0], 4, 4, -1)))
+        if i <= len(self.ups):
+            return jax.nn.relu(pixel_norm(self.ups[i - 1](h)))
+        return jax.nn.sigmoid(self.out(h))
+
+    def __call__(self, z: jax.Array) -> jax.Array:
+        for i in range(len(self.stage_names)):
+            z = self.stage(i, z)
+        return z
+
+
+class DCGANDiscriminator(nnx.Module):
+    """Images -> ``(score (n,), features (n, f))``; :meth:`q` is the InfoGAN head on the features.
+
+    4×4 stride-2 convs (fast :class:`~.layers.Down`) with leaky ReLU 0.2 and no
+    normalisation (batch norm would break WGAN-GP's per-sample gradient penalty).
+    The score and Q output layers start at zero, so a fresh discriminator scores
+    every image 0 (D(x) = ½) and a fresh Q predicts uniform categories.
+    """
+
+    def __init__(self, config: GANConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        chans = [config.image_shape[2]] + [config.width * 2**i for i in range(config.num_upsamples)]
+        self.downs = nnx.List([Down(a, b, rngs=rngs) for a, b in zip(chans[:-1], chans[1:])])
+        features = 16 * chans[-1]
+        zeros = nnx.initializers.zeros_init()
+        self.score = nnx.Linear(features, 1, kernel_init=zeros, rngs=rngs)
+        if config.num_codes:
+            self.q_hidden = nnx.Linear(features, 128, rngs=rngs)
+            self.q_out = nnx.Linear(128, sum(config.categorical) + config.continuous, kernel_init=zeros, rngs=rngs)
+
+    def features(self, images: jax.Array) -> jax.Array:
+        x = 2.0 * images - 1.0
+        for down in self.downs:
+            x = jax.nn.leaky_relu(down(x), 0.2)
+        return x.reshape(x.shape[0], -1)
+
+    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+        f = self.features(images)
+        return self.score(f)[:, 0], f
+
+    def q(self, features: jax.Array) -> jax.Array:
+        """InfoGAN Q: category logits then continuous-code means, ``(n, Σ categories + continuous)``."""
+        return self.q_out(jax.nn.leaky_relu(self.q_hidden(features), 0.2))
+
+
+# -- the staged generator for audits --------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _GeneratorStage:
+    """Stage ``index`` of a generator graph: a hashable, stable stage function."""
+
+    graphdef: nnx.GraphDef
+    index: int
+
+    def __call__(self, params, h):
+        return nnx.merge(self.graphdef, params).stage(self.index, h)
+
+
+def gan_generator(model: DCGANGenerator, *, name: str | None = None) -> Generator:
+    """The generator as a :class:`~genstyle_causal.generator.Generator`.
+
+    Latent units ``cat0.., c0.., noise0..``; stages ``dense, up1.., image`` (NHWC
+    feature maps, channels last); ``unit_groups`` ``codes`` and ``noise``.
+    """
+    graphdef, params = nnx.split(model)
+    config = model.config
+    stages = [Stage(s, _GeneratorStage(graphdef, i)) for i, s in enumerate(model.stage_names)]
+    return Generator(
+        stages,
+        params,
+        latent_names=config.latent_names,
+        prior=LatentPrior(config),
+        unit_groups=config.unit_groups,
+        name=name or ("infogan" if config.num_codes else "dcgan"),
+    )
+
+
+# -- training ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class GANTask:
+    """A GAN as a :func:`~genstyle_causal.train.fit` task; batches are real images ``(n, S, S, C)``.
+
+    ``params`` and ``opt_state`` are dicts ``{"generator": …, "discriminator": …}``
+    with one Adam per network. Each ``train_step`` first updates the
+    discriminator (and the InfoGAN Q head it carries), then the generator
+    against the updated discriminator; both minimise the InfoGAN loss
+    ``-E log Q(c | G(z, c))``. Latents, the interpolation of the gradient
+    penalty and the data use independent keys derived from ``(state.key, step)``.
+    """
+
+    config: GANConfig = GANConfig()
+
+    @functools.cached_property
+    def graphdefs(self) -> dict:
+        g, d = nnx.eval_shape(lambda: self.networks(jax.random.key(0)))
+        return {"generator": nnx.graphdef(g), "discriminator": nnx.graphdef(d)}
+
+    def networks(self, key: jax.Array) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+        k_g, k_d = jax.random.split(key)
+        return (
+            DCGANGenerator(self.config, rngs=nnx.Rngs(params=k_g)),
+            DCGANDiscriminator(self.config, rngs=nnx.Rngs(params=k_d)),
+        )
+
+    @functools.cached_property
+    def optimizers(self) -> dict[str, optax.GradientTransformation]:
+        c = self.config
+        return {
+            "generator": optax.adam(c.lr_generator, c.beta1, c.beta2),
+            "discriminator": optax.adam(c.lr_discriminator, c.beta1, c.beta2),
+        }
+
+    def init(self, key: jax.Array) -> TrainState:
+        return jax.jit(self._init)(key)
+
+    def _init(self, key):
+        g, d = self.networks(key)
+        params = {"generator": nnx.state(g), "discriminator": nnx.state(d)}
+        opt_state = {k: self.optimizers[k].init(v) for k, v in params.items()}
+        return TrainState.create(params, opt_state, key=key)
+
+    def generate(self, g_params, z: jax.Array) -> jax.Array:
+        return nnx.merge(self.graphdefs["generator"], g_params)(z)
+
+    def discriminate(self, d_params, images: jax.Array):
+        return nnx.merge(self.graphdefs["discriminator"], d_params)(images)
+
+    def _info_loss(self, d_params, features, z):
+        if not self.config.num_codes:
+            return jnp.zeros((), jnp.float32)
+        q = nnx.merge(self.graphdefs["discriminator"], d_params).q(features)
+        return -info_log_likelihood(self.config, q, z)
+
+    def d_loss(self, d_params, g_params, real, z, *, key) -> tuple[jax.Array, dict]:
+        """Discriminator (critic) objective on one batch; returns ``(total, metrics)``."""
+        c = self.config
+        fake = jax.lax.stop_gradient(self.generate(g_params, z))
+        real_scores, _ = self.discriminate(d_params, real)
+        fake_scores, features = self.discriminate(d_params, fake)
+        if c.loss == "wgan-gp":
+            adv = wasserstein_d_loss(real_scores, fake_scores)
+            penalty = gradient_penalty(lambda x: self.discriminate(d_params, x)[0], real, fake, key=key)
+        else:
+            adv, penalty = nonsaturating_d_loss(real_scores, fake_scores), jnp.zeros((), jnp.float32)
+        info = self._info_loss(d_params, features, z)
+        metrics = {"d_loss": adv, "gp": penalty, "d_real": real_scores.mean(), "d_fake": fake_scores.mean()}
+        return adv + c.gp_weight * penalty + c.info_weight * info, metrics
+
+    def g_loss(self, g_params, d_params, z) -> tuple[jax.Array, dict]:
+        """Generator objective against a fixed discriminator; returns ``(total, metrics)``."""
+        c = self.config
+        scores, features = self.discriminate(d_params, self.generate(g_params, z))
+        adv = wasserstein_g_loss(scores) if c.loss == "wgan-gp" else nonsaturating_g_loss(scores)
+        info = self._info_loss(d_params, features, z)
+        return adv + c.info_weight * info, {"g_loss": adv, "info_bound": code_entropy(c) - info}
+
+    def train_step(self, state: TrainState, batch: jax.Array) -> tuple[TrainState, dict]:
+        prior = LatentPrior(self.config)
+        k_d, k_g, k_gp = jax.random.split(state.model_key(), 3)
+        n = batch.shape[0]
+        p, o = state.params, state.opt_state
+        (_, d_metrics), d_grads = jax.value_and_grad(self.d_loss, has_aux=True)(
+            p["discriminator"], p["generator"], batch, prior(k_d, n), key=k_gp
+        )
+        d_params, d_opt = apply_optimizer(self.optimizers["discriminator"], d_grads, o["discriminator"], p["discriminator"])
+        (_, g_metrics), g_grads = jax.value_and_grad(self.g_loss, has_aux=True)(p["generator"], d_params, prior(k_g, n))
+        g_params, g_opt = apply_optimizer(self.optimizers["generator"], g_grads, o["generator"], p["generator"])
+        params = {"generator": g_params, "discriminator": d_params}
+        return state.next(params, {"generator": g_opt, "discriminator": d_opt}), {**d_metrics, **g_metrics}
+
+    def generator(self, state: TrainState) -> Generator:
+        """The trained generator of ``state`` as a staged :class:`~genstyle_causal.generator.Generator`."""
+        return gan_generator(nnx.merge(self.graphdefs["generator"], state.params["generator"]))

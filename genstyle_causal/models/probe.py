@@ -38,7 +38,8 @@ from flax import nnx
 
 from ..data.base import GroundTruthData
 from ..errors import CheckpointError, ConfigError, ShapeError
-from ..train import TrainConfig, TrainState, fit
+from ..train import TrainConfig, TrainState, apply_optimizer, fit
+from .layers import Down
 
 #: Rotational symmetry order per shape class for the circular factor of each dataset:
 #: dsprites shapes 0 square (4-fold), 1 ellipse (2-fold), 2 heart (none).
@@ -118,34 +119,12 @@ class ProbeConfig:
             )
 
 
-def flat_init(init):
-    """``init`` drawn as a 2-D ``(prod(shape[:-1]), shape[-1])`` array, then reshaped.
-
-    Same distribution for fan-in based initialisers (the fan-in of an HWIO kernel
-    is ``H·W·I`` either way), but XLA:CPU compiles random draws of 4-D shapes about
-    10× slower (≈ 5 s per conv layer here).
-    """
-
-    def flat(key, shape, dtype=jnp.float32):
-        return init(key, (math.prod(shape[:-1]), shape[-1]), dtype).reshape(shape)
-
-    return flat
-
-
-FLAT_LECUN = flat_init(nnx.initializers.lecun_normal())
-
-
 class ProbeNet(nnx.Module):
-    """Conv trunk (4×4 stride-2 convs, ReLU) + dense layer + one linear output for all heads."""
+    """Conv trunk (4×4 stride-2 convs, fast :class:`~.layers.Down`, ReLU) + dense layer + one linear output for all heads."""
 
     def __init__(self, image_shape, config: ProbeConfig, out: int, *, rngs: nnx.Rngs):
         chans = (image_shape[2],) + tuple(config.features)
-        self.convs = nnx.List(
-            [
-                nnx.Conv(a, b, (4, 4), strides=2, padding="SAME", kernel_init=FLAT_LECUN, rngs=rngs)
-                for a, b in zip(chans[:-1], chans[1:])
-            ]
-        )
+        self.convs = nnx.List([Down(a, b, rngs=rngs) for a, b in zip(chans[:-1], chans[1:])])
         side = (image_shape[0] // 2 ** len(config.features)) * (image_shape[1] // 2 ** len(config.features))
         self.dense = nnx.Linear(side * chans[-1], config.dense, rngs=rngs)
         self.out = nnx.Linear(config.dense, out, rngs=rngs)
@@ -371,8 +350,8 @@ class ProbeTask:
 
     def train_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
         (loss, parts), grads = jax.value_and_grad(self._loss, has_aux=True)(state.params, batch)
-        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
-        return state.next(optax.apply_updates(state.params, updates), opt_state), {"loss": loss, **parts}
+        params, opt_state = apply_optimizer(self.optimizer, grads, state.opt_state, state.params)
+        return state.next(params, opt_state), {"loss": loss, **parts}
 
     def eval_step(self, state: TrainState, batch) -> dict:
         return self._loss(state.params, batch)[1]

@@ -1,0 +1,68 @@
+"""One call for a whole disentanglement report: :func:`evaluate`."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Mapping, Sequence
+
+import jax
+
+from ..errors import ConfigError
+from ._common import is_array, tidy
+from .information import mig, modularity_explicitness
+from .interventional import beta_vae_score, factor_vae_score, irs
+from .predictive import dci, sap
+from .unsupervised import gaussian_total_correlation
+
+#: Every metric :func:`evaluate` knows, by the name used in its result.
+METRICS = {
+    "beta_vae": beta_vae_score,
+    "factor_vae": factor_vae_score,
+    "mig": mig,
+    "sap": sap,
+    "dci": dci,
+    "modularity_explicitness": modularity_explicitness,
+    "irs": irs,
+    "gaussian_total_correlation": gaussian_total_correlation,
+}
+#: Metrics that sample with a factor held fixed and so need a representation function.
+NEEDS_SAMPLER = ("beta_vae", "factor_vae")
+
+
+def evaluate(
+    model_or_codes, dataset, metrics: Sequence[str] | None = None, *, key: jax.Array, factors=None,
+    options: Mapping[str, Mapping] | None = None,
+) -> dict:
+    """Run several metrics and return a tidy, JSON-ready dict.
+
+    ``model_or_codes``: a representation function ``images -> codes`` (e.g. a VAE
+    encoder's mean), a :class:`FactorCode`, or precomputed codes ``(n, d)`` with
+    their ``factors``. ``metrics`` defaults to all of :data:`METRICS` that apply
+    (precomputed codes skip the BetaVAE and FactorVAE scores). ``options`` passes
+    keyword arguments per metric, e.g. ``{"dci": {"estimator": "forest"}}``. Each
+    metric gets its own key folded from ``key`` and its name, so a metric's result
+    does not depend on which others run.
+    """
+    codes_given = is_array(model_or_codes)
+    if metrics is None:
+        metrics = [m for m in METRICS if not (codes_given and m in NEEDS_SAMPLER)]
+    options = dict(options or {})
+    unknown = [m for m in list(metrics) + list(options) if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {unknown}; available: {list(METRICS)}")
+    results, seconds = {}, {}
+    for name in metrics:
+        kwargs = dict(options.get(name, {}))
+        if codes_given and name not in NEEDS_SAMPLER:
+            kwargs["factors"] = factors
+        start = time.perf_counter()
+        results[name] = METRICS[name](model_or_codes, dataset, key=jax.random.fold_in(key, zlib.crc32(name.encode())), **kwargs)
+        seconds[name] = time.perf_counter() - start
+    return tidy({
+        "dataset": dataset.name,
+        "factor_names": list(dataset.factor_names),
+        "representation": "codes" if codes_given else type(model_or_codes).__name__,
+        "metrics": results,
+        "seconds": seconds,
+    })
