@@ -1,0 +1,1 @@
+"""Generative models, the factor probe and style transfer (Flax NNX)."""
