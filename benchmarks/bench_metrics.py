@@ -5,7 +5,7 @@ The code is computed from the factors (no images, so only the metric is timed): 
 mix the scaled factors (identity plus 0.3 × a fixed random matrix, a partly entangled
 model) and five are noise. Full mode: the reference sizes (10,000 samples; 10,000 / 5,000
 points of 64 for the BetaVAE/FactorVAE scores), and both DCI estimators on the same
-10,000 samples (GBT takes minutes). ``--quick``: 2,000 samples, the DCI comparison on 400.
+10,000 samples (GBT takes minutes). ``--quick``: 2,000 samples, the DCI comparison on 300.
 Times are cold (they include compiling the samplers for each new size).
 
     python benchmarks/bench_metrics.py [--quick]
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
         result, seconds = timed(metric, code, data, key=key, **kwargs)
         rows[name] = {"seconds": seconds, "kwargs": kwargs, "result": headline(name, result)}
         print(f"{name:<28}{seconds:>10.2f}  {rows[name]['result']}")
-    agree = agreement(code, data, key, 400 if args.quick else 10_000)
+    agree = agreement(code, data, key, 300 if args.quick else 10_000)
     for name in ("gbt", "forest"):
         print(f"{'dci_' + name + ' (n=' + str(agree['num_train']) + ')':<28}{agree['seconds'][name]:>10.2f}  "
               f"disentanglement={agree[name + '_disentanglement']:.3f}")
