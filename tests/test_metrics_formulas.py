@@ -14,7 +14,7 @@ from genstyle_causal.data.base import Factor, GroundTruthData
 from genstyle_causal.errors import ConfigError, FactorError, NonFiniteError, ShapeError
 from genstyle_causal.metrics import (
     FactorCode, beta_vae_score, dci, evaluate, factor_vae_score, frechet_feature_distance, irs, mig,
-    modularity_explicitness, oracle_code, pooled_features, reconstruction_error, sap,
+    modularity_explicitness, oracle_code, pooled_features, reconstruction_error, sap, style_content_distances,
 )
 from genstyle_causal.metrics._common import check_labels, draw_factors, histogram_discretize, mutual_information
 from genstyle_causal.metrics.image import _frechet_distance, _reconstruction_error
@@ -171,7 +171,7 @@ def fake_extractor(images):
 
 
 def test_frechet_feature_distance_with_an_extractor():
-    imgs = jax.random.uniform(KEY, (12, 8, 8, 1))
+    imgs = np.random.default_rng(0).random((12, 8, 8, 1), dtype=np.float32)
     assert pooled_features(imgs, extractor=fake_extractor, batch_size=5).shape == (12, 2)  # deepest layer: "b"
     out = frechet_feature_distance(imgs, imgs, extractor=fake_extractor, layer="a")
     assert out["frechet_feature_distance"] == pytest.approx(0.0, abs=1e-9)
@@ -225,7 +225,7 @@ def test_nan_in_codes():
         mig(codes, DATA, key=KEY, factors=factors)
     nan_rep = FactorCode(lambda f: f.at[0, 0].set(jnp.nan))
     with pytest.raises(NonFiniteError, match="row 0, unit 0"):
-        dci(nan_rep, DATA, key=KEY, num_train=10, num_test=10, estimator="forest")
+        dci(nan_rep, DATA, key=KEY, num_train=20, num_test=20, estimator="forest")  # sizes as above: no recompiling
 
 
 @pytest.mark.parametrize("metric", [mig, sap, dci, irs, modularity_explicitness])
@@ -286,3 +286,19 @@ def test_bad_image_metric_inputs():
         pooled_features(np.zeros((2, 4, 4)), extractor=fake_extractor)
     with pytest.raises(ConfigError, match="no layer 'conv9'"):
         pooled_features(np.zeros((2, 4, 4, 3)), extractor=fake_extractor, layer="conv9")
+
+
+def test_style_and_content_distances_with_a_style_extractor():
+    # A tiny extractor of the package's own kind (2 random conv blocks) keeps compiling cheap.
+    # Identical images: both distances 0 by definition; a brightness change moves both.
+    from genstyle_causal.models.style.features import CENTRED, Extractor, build_stack, random_params
+
+    widths = ((4,), (8,))
+    graphdef, state = build_stack(widths, random_params(widths, 0), "avg")
+    tiny = Extractor(graphdef, state, preprocess=CENTRED, style_layers=("relu1_1", "relu2_1"), content_layer="relu2_1",
+                     name="tiny")
+    imgs = np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32)
+    assert style_content_distances(imgs, imgs, extractor=tiny) == {"style_distance": 0.0, "content_distance": 0.0}
+    other = style_content_distances(imgs, 0.5 * imgs, extractor=tiny)
+    assert other["style_distance"] > 0 and other["content_distance"] > 0
+    assert frechet_feature_distance(imgs, imgs, extractor=tiny)["frechet_feature_distance"] == pytest.approx(0.0, abs=1e-6)

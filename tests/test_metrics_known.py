@@ -15,11 +15,13 @@ import pytest
 
 from genstyle_causal.data import DSprites
 from genstyle_causal.metrics import FactorCode, evaluate, oracle_code
+from genstyle_causal.metrics._common import draw_factors
 
 DATA = DSprites(size=16)
+ORACLE = oracle_code(DATA)  # one object, so its compiled code is reused across tests
 SIZES = {
     "mig": {"num_train": 2000},
-    "dci": {"num_train": 1000, "num_test": 500, "estimator": "forest"},
+    "dci": {"num_train": 600, "num_test": 400, "estimator": "forest"},
     "modularity_explicitness": {"num_train": 1000, "num_test": 500},
     "sap": {"num_train": 500, "num_test": 500},
     "beta_vae": {"num_train": 200, "num_eval": 100},
@@ -35,7 +37,7 @@ def _run(representation, metrics):
 
 @pytest.fixture(scope="module")
 def oracle():
-    return _run(oracle_code(DATA), [m for m in SIZES if m != "sap"])  # SAP has no ≈ 1 claim (1-unit linear SVMs)
+    return _run(ORACLE, [m for m in SIZES if m != "sap"])  # SAP has no ≈ 1 claim (1-unit linear SVMs)
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +116,13 @@ def test_random_codes_score_chance(random_codes):
 
 def test_evaluate_is_json_ready_and_deterministic(oracle):
     json.dumps(oracle)
-    again = evaluate(oracle_code(DATA), DATA, ["mig"], key=jax.random.key(0), options={"mig": SIZES["mig"]})
+    again = evaluate(ORACLE, DATA, ["mig"], key=jax.random.key(0), options={"mig": SIZES["mig"]})
     assert again["metrics"]["mig"] == oracle["mig"]  # each metric's key depends only on its name
 
 
 def test_evaluate_precomputed_codes_skips_sampling_metrics():
-    factors = DATA.sample_factors(jax.random.key(2), 150)
-    codes = np.asarray(oracle_code(DATA)(factors))
+    factors = draw_factors(DATA, jax.random.key(2), 150)
+    codes = np.asarray(ORACLE(factors))
     out = evaluate(codes, DATA, key=jax.random.key(0), factors=factors, options={"dci": {"estimator": "forest"}})
     assert out["representation"] == "codes" and out["metrics"]["irs"]["irs"] > 0.99
     assert sorted(out["metrics"]) == sorted(set(SIZES) - {"beta_vae", "factor_vae"})

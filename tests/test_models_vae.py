@@ -122,15 +122,27 @@ def sprites():
     return DSprites(size=16).sample(KEY, 256)[1]
 
 
-@pytest.mark.parametrize("objective", ["beta", "betatc", "factor", "dip1", "dip2"])
+@pytest.mark.parametrize("objective", ["beta", "factor"])
 def test_tiny_run_loss_falls(objective, sprites):
-    task = VAETask(VAEConfig(**TINY, objective=objective, beta=2.0 if objective == "betatc" else 1.0))
+    # β-VAE and FactorVAE (whose step also updates the discriminator) learn on a tiny run
+    task = VAETask(VAEConfig(**TINY, objective=objective))
     cfg = TrainConfig(steps=40, log_every=10, progress=False)
     state, hist = fit(task, lambda k: sprites[jax.random.randint(k, (32,), 0, 256)], cfg)
     recon = [r["recon"] for r in hist]
     assert recon[-1] < 0.8 * recon[0], recon
     if objective == "factor":
         assert all(np.isfinite(r["disc"]) for r in hist)
+
+
+@pytest.mark.parametrize("objective", ["betatc", "dip1", "dip2"])
+def test_other_objectives_trace(objective):
+    # the remaining train steps trace under strict dtype promotion with the right metrics
+    # (their losses are checked on hand cases above; tracing is enough and costs no compilation)
+    task = VAETask(VAEConfig(**TINY, objective=objective))
+    state = jax.eval_shape(task.init, KEY)
+    new, metrics = jax.eval_shape(task.train_step, state, jax.ShapeDtypeStruct((8, 16, 16, 1), jnp.float32))
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    assert {"loss", "recon", "kl", "tc" if objective == "betatc" else "dip"} <= set(metrics)
 
 
 def test_generator_stages():

@@ -199,6 +199,28 @@ def factor_labels(data: GroundTruthData, values: np.ndarray, metric: str) -> tup
     return labels, tuple(data.factor_names[i] for i in idx)
 
 
+def labelled_codes(representation, data, metric: str, *, key, num, factors, batch_size):
+    """``(codes, discrete labels, factor names)`` of ``num`` samples (or precomputed codes).
+
+    Checks that ``data`` has discrete factors before sampling anything.
+    """
+    discrete_factors(data, metric)
+    codes, values = sample_codes(representation, data, key=key, num=num, factors=factors, batch_size=batch_size)
+    labels, names = factor_labels(data, values, metric)
+    return codes, labels, names
+
+
+def labelled_train_test(representation, data, metric: str, *, key, num_train, num_test, factors, batch_size):
+    """Train and test ``(codes, discrete labels)`` pairs and the factor names, as :func:`train_test_codes`."""
+    discrete_factors(data, metric)
+    (c_train, v_train), (c_test, v_test) = train_test_codes(
+        representation, data, key=key, num_train=num_train, num_test=num_test, factors=factors, batch_size=batch_size
+    )
+    y_train, names = factor_labels(data, v_train, metric)
+    y_test, _ = factor_labels(data, v_test, metric)
+    return (c_train, y_train), (c_test, y_test), names
+
+
 def _grid_index(grid, column: np.ndarray) -> np.ndarray:
     return np.argmin(np.abs(column[:, None] - np.asarray(grid, dtype=np.float64)[None]), axis=1).astype(np.int32)
 
@@ -209,6 +231,11 @@ def check_labels(labels, name: str = "factors") -> np.ndarray:
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer) or (arr.size and arr.min() < 0):
         raise ShapeError(f"{name} must be non-negative integer class labels of shape (n, k); got {arr.dtype} {arr.shape}")
     return arr.astype(np.int64)
+
+
+def check_labelled(codes, labels, *, name: str = "codes") -> tuple[np.ndarray, np.ndarray]:
+    """``(codes float64, labels int64)`` after :func:`check_codes` and :func:`check_labels`."""
+    return check_codes(codes, labels, name=name), check_labels(labels)
 
 
 def seed(key: jax.Array) -> int:

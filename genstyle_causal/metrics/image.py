@@ -47,21 +47,31 @@ def _reconstruction_error(images, reconstructions, *, loss: str = "mse") -> floa
     raise ConfigError(f"unknown reconstruction loss {loss!r}; choose 'mse' or 'bernoulli'")
 
 
-def pooled_features(images, *, extractor=None, layer: str | None = None, batch_size: int = 256) -> np.ndarray:
-    """Spatially averaged features ``(n, c)`` of one extractor layer (default: the deepest returned).
-
-    ``extractor`` defaults to :func:`genstyle_causal.models.style.default_extractor`
-    (offline random multi-scale features); grey images are repeated to 3 channels.
-    """
-    if extractor is None:
-        from ..models.style import default_extractor
-
-        extractor = default_extractor()
+def _rgb(images) -> jax.Array:
+    """Images ``(n, H, W, 3)`` float32: grey ``(n, H, W, 1)`` images are repeated to 3 channels."""
     images = jax.numpy.asarray(images, jax.numpy.float32)
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ShapeError(f"images must have shape (n, H, W, 1 or 3); got {images.shape}")
-    if images.shape[-1] == 1:
-        images = jax.numpy.repeat(images, 3, axis=-1)
+    return jax.numpy.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+def _default_extractor(extractor):
+    if extractor is not None:
+        return extractor
+    from ..models.style import default_extractor
+
+    return default_extractor()
+
+
+def pooled_features(images, *, extractor=None, layer: str | None = None, batch_size: int = 256) -> np.ndarray:
+    """Spatially averaged features ``(n, c)`` of one extractor layer (default: the last one it returns).
+
+    ``extractor`` defaults to :func:`genstyle_causal.models.style.default_extractor`
+    (offline random multi-scale features; the last layer it returns is its content
+    layer); grey images are repeated to 3 channels.
+    """
+    extractor = _default_extractor(extractor)
+    images = _rgb(images)
     chunks = []
     for i in range(0, images.shape[0], batch_size):
         feats = extractor(images[i : i + batch_size])
@@ -98,3 +108,21 @@ def _frechet_distance(features_a, features_b) -> float:
     cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
     mean_term = np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2)
     return float(mean_term + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+
+
+def style_content_distances(images_a, images_b, *, extractor=None) -> dict:
+    """Mean Gram-matrix style distance and content-feature distance between paired images
+    (Gatys et al. 2016), e.g. inputs and their reconstructions or style swaps.
+
+    Thin wrappers over :func:`genstyle_causal.models.style.style_distance` and
+    ``content_distance`` (the extractor's own style layers and content layer); grey
+    images are repeated to 3 channels.
+    """
+    from ..models.style import content_distance, style_distance
+
+    a, b = _rgb(images_a), _rgb(images_b)
+    extractor = _default_extractor(extractor)
+    return {
+        "style_distance": float(np.mean(style_distance(a, b, extractor))),
+        "content_distance": float(np.mean(content_distance(a, b, extractor))),
+    }

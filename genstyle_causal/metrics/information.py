@@ -6,15 +6,12 @@ import numpy as np
 
 from ..errors import ShapeError
 from ._common import (
-    check_codes,
-    check_labels,
-    discrete_factors,
+    check_labelled,
     entropy,
-    factor_labels,
     histogram_discretize,
+    labelled_codes,
+    labelled_train_test,
     mutual_information,
-    sample_codes,
-    train_test_codes,
 )
 
 
@@ -30,16 +27,15 @@ def mig(representation, data, *, key, num_train: int = 10_000, num_bins: int = 2
     ``representation``: images -> codes, a :class:`FactorCode`, or precomputed codes
     (then pass their ``factors``).
     """
-    discrete_factors(data, "MIG")  # fail before sampling
-    codes, values = sample_codes(representation, data, key=key, num=num_train, factors=factors, batch_size=batch_size)
-    labels, names = factor_labels(data, values, "MIG")
+    codes, labels, names = labelled_codes(
+        representation, data, "MIG", key=key, num=num_train, factors=factors, batch_size=batch_size
+    )
     return {**_mig(codes, labels, num_bins=num_bins), "factors": list(names)}
 
 
 def _mig(codes, labels, *, num_bins: int = 20) -> dict:
     """MIG from codes ``(n, d)`` and discrete factor labels ``(n, k)``."""
-    codes = check_codes(codes, labels)
-    labels = check_labels(labels)
+    codes, labels = check_labelled(codes, labels)
     if codes.shape[1] < 2:
         raise ShapeError(f"MIG needs at least 2 code units to take a gap; got {codes.shape[1]}")
     mi = mutual_information(histogram_discretize(codes, num_bins), labels)
@@ -64,13 +60,12 @@ def modularity_explicitness(
     from the whole code, averaged over classes and factors. Defaults follow
     disentanglement_lib: 10,000 train / 5,000 test samples.
     """
-    discrete_factors(data, "Modularity/Explicitness")  # fail before sampling
-    (c_train, v_train), (c_test, v_test) = train_test_codes(
-        representation, data, key=key, num_train=num_train, num_test=num_test, factors=factors, batch_size=batch_size
+    (c_train, y_train), (c_test, y_test), names = labelled_train_test(
+        representation, data, "Modularity/Explicitness", key=key, num_train=num_train, num_test=num_test,
+        factors=factors, batch_size=batch_size,
     )
-    y_train, names = factor_labels(data, v_train, "Modularity/Explicitness")
-    y_test, _ = factor_labels(data, v_test, "Modularity/Explicitness")
-    mi = mutual_information(histogram_discretize(check_codes(c_train, y_train), num_bins), check_labels(y_train))
+    c_train, y_train = check_labelled(c_train, y_train)
+    mi = mutual_information(histogram_discretize(c_train, num_bins), y_train)
     return {"modularity": _modularity(mi), **_explicitness(c_train, y_train, c_test, y_test), "factors": list(names)}
 
 
@@ -87,8 +82,8 @@ def _explicitness(codes_train, labels_train, codes_test, labels_test) -> dict:
     """Mean one-vs-rest ROC-AUC of a logistic regression per factor, on train and test."""
     from sklearn.linear_model import LogisticRegression
 
-    x_train, x_test = check_codes(codes_train, labels_train), check_codes(codes_test, labels_test, name="test codes")
-    y_train, y_test = check_labels(labels_train), check_labels(labels_test)
+    x_train, y_train = check_labelled(codes_train, labels_train)
+    x_test, y_test = check_labelled(codes_test, labels_test, name="test codes")
     train, test = [], []
     for j in range(y_train.shape[1]):
         model = LogisticRegression().fit(x_train, y_train[:, j])

@@ -9,16 +9,15 @@ import numpy as np
 from ..errors import ShapeError
 from ._common import (
     check_codes,
-    check_labels,
-    discrete_factors,
+    check_labelled,
     draw_held_groups,
     draw_shared_pairs,
     encode,
-    factor_labels,
+    labelled_codes,
+    per_factor,
     require_sampler,
     sample_codes,
     seed,
-    per_factor,
 )
 
 
@@ -136,16 +135,15 @@ def irs(representation, data, *, key, num_train: int = 10_000, diff_quantile: fl
     units weighted by their largest deviation. Constant units are dropped. Defaults
     as in disentanglement_lib: 10,000 samples, quantile 0.99.
     """
-    discrete_factors(data, "IRS")  # fail before sampling
-    codes, values = sample_codes(representation, data, key=key, num=num_train, factors=factors, batch_size=batch_size)
-    labels, names = factor_labels(data, values, "IRS")
+    codes, labels, names = labelled_codes(
+        representation, data, "IRS", key=key, num=num_train, factors=factors, batch_size=batch_size
+    )
     return {**_irs(codes, labels, diff_quantile=diff_quantile), "factors": list(names)}
 
 
 def _irs(codes, labels, *, diff_quantile: float = 0.99) -> dict:
     """IRS from codes ``(n, d)`` and discrete factor labels ``(n, k)``."""
-    z = check_codes(codes, labels)
-    labels = check_labels(labels)
+    z, labels = check_labelled(codes, labels)
     z = z[:, z.std(axis=0) > 0]
     if z.shape[1] == 0:
         return {"irs": 0.0, "num_active": 0}

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ConfigError
-from ._common import check_codes, check_labels, discrete_factors, factor_labels, seed, train_test_codes
+from ._common import check_codes, check_labelled, labelled_train_test, seed, train_test_codes
 
 Estimator = Literal["gbt", "forest"]
 ESTIMATORS = ("gbt", "forest")
@@ -26,15 +26,11 @@ def sap(
     ``continuous=True`` scores every factor (continuous ones too) by the R² of a
     linear fit instead, on the training samples (the paper's regression variant).
     """
-    if not continuous:
-        discrete_factors(data, "SAP")  # fail before sampling
-    (c_train, v_train), (c_test, v_test) = train_test_codes(
-        representation, data, key=key, num_train=num_train, num_test=num_test, factors=factors, batch_size=batch_size
-    )
+    sizes = {"key": key, "num_train": num_train, "num_test": num_test, "factors": factors, "batch_size": batch_size}
     if continuous:
+        (c_train, v_train), _ = train_test_codes(representation, data, **sizes)
         return {**_sap_continuous(c_train, v_train), "factors": list(data.factor_names)}
-    y_train, names = factor_labels(data, v_train, "SAP")
-    y_test, _ = factor_labels(data, v_test, "SAP")
+    (c_train, y_train), (c_test, y_test), names = labelled_train_test(representation, data, "SAP", **sizes)
     return {**_sap(c_train, y_train, c_test, y_test), "factors": list(names)}
 
 
@@ -42,8 +38,8 @@ def _sap(codes_train, labels_train, codes_test, labels_test) -> dict:
     """SAP from train/test codes and discrete labels (the classification score matrix)."""
     from sklearn.svm import LinearSVC
 
-    x_train, x_test = check_codes(codes_train, labels_train), check_codes(codes_test, labels_test, name="test codes")
-    y_train, y_test = check_labels(labels_train), check_labels(labels_test)
+    x_train, y_train = check_labelled(codes_train, labels_train)
+    x_test, y_test = check_labelled(codes_test, labels_test, name="test codes")
     d, k = x_train.shape[1], y_train.shape[1]
     score = np.zeros((d, k))
     for i in range(d):
@@ -88,20 +84,17 @@ def dci(
     trees, depth 8, all features)``, the fast estimator (see benchmarks for how far
     it agrees with ``gbt``). Defaults: 10,000 train / 5,000 test samples.
     """
-    discrete_factors(data, "DCI")  # fail before sampling
-    (c_train, v_train), (c_test, v_test) = train_test_codes(
-        representation, data, key=key, num_train=num_train, num_test=num_test, factors=factors, batch_size=batch_size
+    (c_train, y_train), (c_test, y_test), names = labelled_train_test(
+        representation, data, "DCI", key=key, num_train=num_train, num_test=num_test, factors=factors,
+        batch_size=batch_size,
     )
-    y_train, names = factor_labels(data, v_train, "DCI")
-    y_test, _ = factor_labels(data, v_test, "DCI")
     return {**_dci(c_train, y_train, c_test, y_test, estimator=estimator, seed=seed(key)), "factors": list(names)}
 
 
 def _dci(codes_train, labels_train, codes_test, labels_test, *, estimator: Estimator = "gbt", seed: int = 0) -> dict:
     """DCI from train/test codes and discrete labels."""
     importance, acc_train, acc_test = _importance(
-        check_codes(codes_train, labels_train), check_labels(labels_train),
-        check_codes(codes_test, labels_test, name="test codes"), check_labels(labels_test),
+        *check_labelled(codes_train, labels_train), *check_labelled(codes_test, labels_test, name="test codes"),
         estimator=estimator, seed=seed,
     )
     return {

@@ -60,7 +60,8 @@ def _upsample2(x: jax.Array) -> jax.Array:
 
 
 class Decoder(nnx.Module):
-    """Mirror of the encoder: per pooling, conv + ReLU to the shallower block's width then nearest ×2 upsampling."""
+    """Mirror of the encoder: per pooling, conv + ReLU to the shallower block's width then nearest ×2 upsampling;
+    then conv + ReLU and a linear conv to RGB at full resolution."""
 
     def __init__(self, in_channels: int, widths: Sequence[int], *, rngs: nnx.Rngs):
         """``widths``: the encoder's output width of each block from the shallowest to the one before the cut."""
@@ -69,12 +70,13 @@ class Decoder(nnx.Module):
             convs.append(nnx.Conv(c, w, (3, 3), padding="SAME", rngs=rngs))
             c = w
         self.ups = nnx.List(convs)
+        self.full = nnx.Conv(c, c, (3, 3), padding="SAME", rngs=rngs)
         self.last = nnx.Conv(c, 3, (3, 3), padding="SAME", rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         for conv in self.ups:
             x = _upsample2(jax.nn.relu(conv(x)))
-        return self.last(x)
+        return self.last(jax.nn.relu(self.full(x)))
 
 
 def _decoder_shape(extractor: Extractor, layer: str) -> tuple[int, tuple[int, ...]]:
@@ -198,12 +200,6 @@ class AdaINTask:
         return state.next(params, opt_state), metrics
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def render_random(data, key: jax.Array, n: int) -> jax.Array:
-    """``n`` images of random factors of a dataset, rendered in one jitted call (usable inside ``jit``)."""
-    return jax.vmap(data.render_one)(data.sample_factors(key, n))
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class AdaINBatches:
     """Pure ``key -> (content, style)``: half styleshapes renders, half random crops of the sample images.
@@ -230,7 +226,7 @@ class AdaINBatches:
         return jax.vmap(one)(idx, pos, flip)
 
     def shapes(self, key: jax.Array, n: int) -> jax.Array:
-        return render_random(StyleShapes(size=self.image_size), key, n)
+        return StyleShapes(size=self.image_size).sample(key, n)[1]
 
     @functools.partial(jax.jit, static_argnums=0)
     def __call__(self, key: jax.Array):
@@ -373,7 +369,7 @@ class _ImagePrior:
     data: StyleShapes
 
     def __call__(self, key: jax.Array, n: int) -> jax.Array:
-        return render_random(self.data, key, n).reshape(n, -1)
+        return self.data.sample(key, n)[1].reshape(n, -1)
 
 
 def adain_generator(model: AdaIN, image_shape: tuple[int, int, int], *, data=None) -> Generator:
