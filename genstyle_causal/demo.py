@@ -145,7 +145,7 @@ def _train_vae(rep, cfg, key, state, outdir):
     from .data import DSprites
     from .models.vae import VAEConfig, VAETask, vae_generator
     from .report import image_grid, loss_curves
-    from .train import TrainConfig, fit
+    from .train import Checkpoints, TrainConfig, fit
 
     v = cfg.vae
     data = DSprites(size=cfg.image_size)
@@ -155,28 +155,37 @@ def _train_vae(rep, cfg, key, state, outdir):
     log_every = spc * max(1, v.steps // (20 * spc))
     train = TrainConfig(steps=v.steps, seed=int(jax.random.randint(key, (), 0, 2**31 - 1)), steps_per_call=spc,
                         log_every=log_every, checkpoint_every=0)
+    start = Checkpoints(outdir / "vae" / "checkpoints").latest_step or 0
     t0 = time.perf_counter()
-    trained, history = fit(task, lambda k: data.sample(k, v.batch_size)[1], train, workdir=outdir / "vae")
+    trained, _ = fit(task, lambda k: data.sample(k, v.batch_size)[1], train, workdir=outdir / "vae")
     seconds = time.perf_counter() - t0
     model = task.model(trained.params)
     state["vae"], state["vae_task"], state["vae_params"] = vae_generator(model, name=f"{v.objective}-vae"), task, trained.params
     state["dsprites"] = data
 
     rep.section(f"Training the {v.objective}-VAE (β = {v.beta})")
-    curves = {k: [r[k] for r in history if k in r] for k in ("loss", "recon", "kl")}
-    rep.figure(loss_curves(curves, steps=[r["step"] for r in history if "loss" in r]), "vae-loss",
+    log = _read_log(outdir / "vae" / "metrics.jsonl")  # the whole run, also when it resumed
+    curves = {k: [r[k] for r in log if k in r] for k in ("loss", "recon", "kl")}
+    rep.figure(loss_curves(curves, steps=[r["step"] for r in log if "loss" in r]), "vae-loss",
                "Loss, reconstruction negative log-likelihood and KL (nats) during training.")
     x = data.sample(jax.random.fold_in(key, 1), 8)[1]
     logits, *_ = model(x, key=jax.random.fold_in(key, 2))
     recon = jax.nn.sigmoid(logits)
     rep.figure(image_grid(np.stack([np.asarray(x), np.asarray(recon)]), row_labels=["input", "reconstruction"]),
                "vae-reconstructions", "Held-out dSprites images and their reconstructions.")
-    last = history[-1] if history else {}
-    rep.text(f"{v.steps} steps of batch {v.batch_size} in {seconds:.0f} s "
-             f"({v.steps / max(seconds, 1e-9):.1f} steps/s including compilation); final loss "
-             f"{last.get('loss', float('nan')):.2f}, reconstruction {last.get('recon', float('nan')):.2f}, "
-             f"KL {last.get('kl', float('nan')):.2f} nats.")
+    last = log[-1] if log else {}
+    new_steps = int(trained.step) - start
+    speed = (f"{new_steps} new steps in {seconds:.0f} s ({new_steps / max(seconds, 1e-9):.1f} steps/s including "
+             "compilation)" if new_steps else "resumed from a finished checkpoint")
+    rep.text(f"{v.steps} steps of batch {v.batch_size}: {speed}; final loss {last.get('loss', float('nan')):.2f}, "
+             f"reconstruction {last.get('recon', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f} nats.")
     rep.add_results(vae={"steps": v.steps, "seconds": seconds, "final": last})
+
+
+def _read_log(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def _train_probe(rep, cfg, key, state, outdir):
@@ -274,15 +283,12 @@ def _metrics(rep, cfg, key, state, outdir):
 
 
 def _headline(metrics: dict) -> dict:
-    """One number per metric for the summary table."""
+    """The held-out scores of each metric, one column each, for the summary table."""
     out = {}
     for name, value in metrics.items():
-        if isinstance(value, dict):
-            for k in ("score", "disentanglement", "modularity", "completeness", "informativeness", "explicitness"):
-                if k in value and isinstance(value[k], (int, float)):
-                    out[f"{name}.{k}" if k != "score" else name] = float(value[k])
-        elif isinstance(value, (int, float)):
-            out[name] = float(value)
+        for k, v in value.items():
+            if isinstance(v, float) and not k.endswith("_train"):
+                out[k if k == name or name == "modularity_explicitness" else f"{name}.{k}"] = v
     return out
 
 
