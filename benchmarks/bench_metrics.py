@@ -8,31 +8,23 @@ points of 64 for the BetaVAE/FactorVAE scores), and both DCI estimators on the s
 10,000 samples (GBT takes minutes). ``--quick``: 2,000 samples, the DCI comparison on 300.
 Times are cold (they include compiling the samplers for each new size).
 
-    python benchmarks/bench_metrics.py [--quick]
+    python -m benchmarks.bench_metrics [--quick]
 
-Prints a table and writes ``benchmarks/results/bench_metrics.json`` (atomically).
+Prints a table and writes ``benchmarks/results/metrics.json`` (atomically).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from genstyle_causal.data import DSprites  # noqa: E402
-from genstyle_causal.metrics import METRICS, FactorCode, oracle_code  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_metrics.json"
+from benchmarks.common import save_results
+from genstyle_causal.data import DSprites
+from genstyle_causal.metrics import METRICS, FactorCode, oracle_code
 
 
 def entangled_code(data, *, seed: int = 0) -> FactorCode:
@@ -100,14 +92,6 @@ def headline(name: str, result: dict) -> str:
     return f"{keys[name]}={result[keys[name]]:.3f}"
 
 
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 samples and a small GBT run (for CI)")
@@ -127,18 +111,12 @@ def main(argv=None) -> None:
               f"disentanglement={agree[name + '_disentanglement']:.3f}")
     print("DCI gbt vs forest on the same samples:", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                                               for k, v in agree.items() if k != "seconds"}))
-    write_json(RESULTS, {
-        "benchmark": "metrics",
+    save_results("metrics", {
         "quick": args.quick,
         "code": "dsprites factors mixed by I + 0.3 M (5 units) + 5 noise units",
         "metrics": rows,
         "dci_agreement": agree,
-        "hardware": {
-            "platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-            "jax": jax.__version__, "backend": jax.default_backend(), "python": platform.python_version(),
-        },
     })
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

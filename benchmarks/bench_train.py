@@ -7,44 +7,27 @@ FLOPs per step come from XLA's cost analysis, the peak from a big matmul in the
 same run. The JAX steps render their batch on device inside the step (as ``fit``
 does); the PyTorch step trains on one fixed pre-rendered batch.
 
-    python benchmarks/bench_train.py --quick          # a few steps each
-    python benchmarks/bench_train.py                  # the full timing
-    python benchmarks/bench_train.py --quality        # β-VAE quality run
+    python -m benchmarks.bench_train --quick          # a few steps each
+    python -m benchmarks.bench_train                  # the full timing
+    python -m benchmarks.bench_train --quality        # β-VAE quality run
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from genstyle_causal.data.dsprites import DSprites  # noqa: E402
-from genstyle_causal.models.vae import VAEConfig, VAETask, gaussian_kl  # noqa: E402
-from genstyle_causal.train import ImageBatches, TrainConfig, fit, make_step  # noqa: E402
-from genstyle_causal.train.config import write_json_atomic  # noqa: E402
+from benchmarks.common import save_results
+from genstyle_causal.data.dsprites import DSprites
+from genstyle_causal.models.vae import VAEConfig, VAETask, gaussian_kl
+from genstyle_causal.train import ImageBatches, TrainConfig, fit, make_step
 
 BATCH = 64
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def hardware() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-    }
 
 
 def best_time(fn, reps: int) -> float:
@@ -157,7 +140,7 @@ def main(argv=None) -> dict:
     p.add_argument("--quality-steps", type=int, default=None, help="steps of the quality run (default 3000, quick 200)")
     args = p.parse_args(argv)
     steps = 3 if args.quick else 30
-    out = {"hardware": hardware(), "batch": BATCH, "image": [64, 64, 1], "quick": args.quick}
+    out = {"batch": BATCH, "image": [64, 64, 1], "quick": args.quick}
     out["matmul_flops_per_s"] = matmul_peak(reps=3 if args.quick else 10)
     rows = []
     for name, ref in (("jax fast", False), ("jax naive conv_transpose", True)):
@@ -169,7 +152,7 @@ def main(argv=None) -> dict:
     if torch_r is not None:
         out["torch eager"] = torch_r
         rows.append(("torch eager", torch_r["steps_per_s"], float("nan"), float("nan"), float("nan")))
-    print(f"matmul peak: {out['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s  ({out['hardware']['backend']}, {os.cpu_count()} CPUs)")
+    print(f"matmul peak: {out['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s  ({jax.default_backend()}, {os.cpu_count()} CPUs)")
     print(f"{'step':28s} {'steps/s':>8s} {'compile s':>10s} {'GFLOP/step':>11s} {'of peak':>8s}")
     for name, sps, comp, gf, frac in rows:
         print(f"{name:28s} {sps:8.2f} {comp:10.1f} {gf:11.2f} {frac:8.1%}")
@@ -178,8 +161,7 @@ def main(argv=None) -> dict:
         out["quality"] = q
         print(f"quality: {q['steps']} steps in {q['wall_s']:.0f} s, recon NLL {q['recon_nll']:.1f} nats/image, "
               f"KL {q['kl_total']:.2f} nats, per unit {q['kl_per_unit']}, active units {q['active_units']}")  # fmt: skip
-    name = "bench_train_quick" if args.quick else "bench_train"
-    write_json_atomic(RESULTS / f"{name}.json", out)
+    save_results("train_quick" if args.quick else "train", out)
     return out
 
 

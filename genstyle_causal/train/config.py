@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..io import atomic_write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +72,7 @@ class TrainConfig:
 
     def save(self, path: str | os.PathLike, **extra) -> None:
         """Write ``{"train": self, **extra}`` as JSON, atomically."""
-        write_json_atomic(path, {"train": self.to_dict(), **extra})
+        atomic_write_json(path, {"train": self.to_dict(), **extra})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrainConfig":
@@ -84,11 +85,3 @@ def _check_int(cfg, name: str, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"TrainConfig.{name} must be an integer >= {low}; got {value!r}")
 
-
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    """Write JSON to a temp file in the same folder, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)

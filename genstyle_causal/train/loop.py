@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, NonFiniteError
 from .checkpoint import Checkpoints
-from .config import TrainConfig, write_json_atomic
+from ..io import atomic_write_text
+from .config import TrainConfig
 from .parallel import data_mesh, init_distributed, replicated, shard_batch
 from .state import TrainState
 
@@ -156,9 +157,7 @@ def _truncate_log(path: Path, step: int) -> None:
     """Drop log lines written after ``step`` (they will be written again), atomically."""
     if path.exists():
         lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(ln + "\n" for ln in lines))
-        tmp.replace(path)
+        atomic_write_text(path, "".join(ln + "\n" for ln in lines))
 
 
 def fit(

@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -31,6 +29,7 @@ from flax import nnx
 from ...data import StyleShapes, sample_images
 from ...errors import CheckpointError, ConfigError, ShapeError
 from ...generator import Generator, Stage
+from ...io import atomic_path
 from ...train import TrainConfig, TrainState, apply_optimizer, fit
 from .features import Extractor, Preprocess, build_stack, default_extractor
 from .gatys import as_batch, style_list
@@ -317,15 +316,8 @@ def save_adain(model: AdaIN, path: str | Path) -> Path:
     }
     arrays = {f"decoder{k}": v for k, v in _flat(model.decoder_params).items()}
     arrays.update({f"encoder{k}": v for k, v in _flat(ext.state).items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +12,7 @@ from PIL import Image
 
 from ...data import load_image
 from ...errors import ConfigError, ImageFileError
+from ...io import atomic_path
 from .adain import AdaIN, adain_transfer, load_adain
 from .features import Extractor, vgg19
 from .gatys import GatysConfig, as_batch, gatys_transfer, luminance_transfer, style_list
@@ -27,19 +27,12 @@ def _image(source, size) -> np.ndarray:
 def write_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     """Save an ``(H, W, 3)`` [0, 1] image with Pillow (format from the suffix), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pixels = (np.clip(np.asarray(image, np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp" + path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         try:
             Image.fromarray(pixels).save(tmp)
         except (ValueError, KeyError) as e:
             raise ImageFileError(f"cannot write image {path}: {e}") from None
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
