@@ -56,4 +56,4 @@ class CheckpointError(GenstyleError, OSError):
 
 
 class NonFiniteError(GenstyleError, FloatingPointError):
-    """Training produced NaN or inf; the last good checkpoint is kept."""
+    """A computation produced or received NaN or inf (in training, the last good checkpoint is kept)."""
