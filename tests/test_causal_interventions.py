@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genstyle_causal.causal import (
-    Ablate, Do, Hybridize, Shift, SwapContent, SwapStyle, average_effect, do_batch, effect_matrix,
+    Ablate, Do, Hybridize, Shift, SwapContent, SwapStyle, average_effect, do_batch, effect_matrix, grid_sweep,
     influence_maps, intervene, modularity, sweep,
 )
 from genstyle_causal.causal.effects import EffectMatrix, hybridization_matrix
@@ -90,6 +90,10 @@ def test_sweep_matches_one_intervention_at_a_time():
     out = sweep(LINEAR, _flat, Z, batch, max_images=6)  # two interventions per chunk, one left over
     for k, (u, v) in enumerate([(0, 1.0), (1, -2.0), (0, 0.5)]):
         np.testing.assert_allclose(out[k], _flat(intervene(LINEAR, Z, Do(u, v))), rtol=1e-6)
+    grid = grid_sweep(LINEAR, _flat, Z, units=("b", "a"), values=[[1.0, -2.0], [0.5, 3.0]])  # per-unit values
+    assert grid.shape == (2, 2, 3, 12)
+    np.testing.assert_allclose(grid[0, 1], _flat(intervene(LINEAR, Z, Do(1, -2.0))), rtol=1e-6)
+    np.testing.assert_allclose(grid[1, 0], _flat(intervene(LINEAR, Z, Do(0, 0.5))), rtol=1e-6)
 
 
 def test_effect_matrix_of_linear_generator_is_its_weights():
