@@ -1,13 +1,15 @@
 """Interventions and effect estimation on tiny hand-made generators whose answers follow from their formulas."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from genstyle_causal.causal import (
-    Ablate, Do, Hybridize, Shift, SwapContent, SwapStyle, average_effect, do_batch, effect_matrix,
-    influence_maps, intervene, modularity, sweep,
+    Ablate, Do, Hybridize, Shift, SwapContent, SwapStyle, average_effect, do_batch, effect_matrix, grid_sweep,
+    audit, influence_maps, intervene, modularity, sweep,
 )
 from genstyle_causal.causal.effects import EffectMatrix, hybridization_matrix
 from genstyle_causal.errors import ConfigError, LayerError, ShapeError, UnitError
@@ -90,6 +92,10 @@ def test_sweep_matches_one_intervention_at_a_time():
     out = sweep(LINEAR, _flat, Z, batch, max_images=6)  # two interventions per chunk, one left over
     for k, (u, v) in enumerate([(0, 1.0), (1, -2.0), (0, 0.5)]):
         np.testing.assert_allclose(out[k], _flat(intervene(LINEAR, Z, Do(u, v))), rtol=1e-6)
+    grid = grid_sweep(LINEAR, _flat, Z, units=("b", "a"), values=[[1.0, -2.0], [0.5, 3.0]])  # per-unit values
+    assert grid.shape == (2, 2, 3, 12)
+    np.testing.assert_allclose(grid[0, 1], _flat(intervene(LINEAR, Z, Do(1, -2.0))), rtol=1e-6)
+    np.testing.assert_allclose(grid[1, 0], _flat(intervene(LINEAR, Z, Do(0, 0.5))), rtol=1e-6)
 
 
 def test_effect_matrix_of_linear_generator_is_its_weights():
@@ -113,6 +119,12 @@ def test_hybridization_matrix_one_row_per_group():
     # pixel (0, 0, channel 0) depends on feature channel 0 only
     assert m.effect[0, 0] > 0 and m.excludes_zero()[0, 0]
     assert m.effect[1, 0] == 0 and not m.excludes_zero()[1, 0]
+    # the same scores through audit(), with the unit effects: pixel (0, 0, 0) = 2 (z W)_0 moves with both units
+    result = audit(LINEAR, _first_pixel, key=jax.random.key(0), n=16, layer="features", channel_groups=[(0,), (1, 2)], num_bootstrap=100)
+    assert result.hybridization.unit_names == ("features[0]", "features[1,2]")
+    assert result.scores["hybridization_modularity"] == 0.5  # rows: 1 (one outcome moved) and 0 (no effect at all)
+    assert set(result.graph.edges) == {("a", "y0"), ("b", "y0")}
+    json.dumps(result.to_dict())
 
 
 # -- bootstrap and effect estimates ----------------------------------------------------------------------------

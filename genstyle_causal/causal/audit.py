@@ -44,7 +44,7 @@ class AuditResult:
         }
 
 
-def _as_outcome(outcome) -> Outcome:
+def as_outcome(outcome) -> Outcome:
     """A dataset becomes its analytic readout; a probe (``outcome`` + ``factor_names``) its named outcome."""
     if isinstance(outcome, GroundTruthData):
         return readout(outcome)
@@ -83,7 +83,7 @@ def audit(
     effect, :func:`effect_graph` for ``min_effect`` and ``sources``.
     """
     data = outcome if isinstance(outcome, GroundTruthData) else None
-    fn = _as_outcome(outcome)
+    fn = as_outcome(outcome)
     if data is not None and generator.latent_dim == data.num_factors and units is None:
         sources = data.factor_names if sources is None else sources
         if reference is None and hasattr(data, "graph"):

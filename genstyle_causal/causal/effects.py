@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..generator import Generator
-from .interventions import Do, Hybridize, Intervention, intervene, resolve
+from .interventions import Do, Hybridize, Intervention, check_intervention, intervene, resolve
 
 Outcome = Callable[[jax.Array], jax.Array]
 
@@ -140,12 +140,32 @@ def _keep(y, aux):
     return y
 
 
-@functools.partial(jax.jit, static_argnames=("outcome", "reduce", "batch_size"))
-def _map_interventions(generator, z, interventions, aux, outcome, reduce, batch_size):
-    def one(iv):
-        return reduce(outcome(intervene(generator, z, iv)), aux)
+@functools.partial(jax.jit, static_argnames=("outcome", "reduce", "chunk"))
+def _map_interventions(generator, z, interventions, aux, outcome, reduce, chunk):
+    """``reduce(outcome(images_k), aux)`` for each intervention ``k`` of a batch, ``chunk`` interventions at a time.
 
-    return jax.lax.map(one, interventions, batch_size=batch_size)
+    The activations at the intervened layer are computed once (common random
+    numbers); each chunk edits them per intervention (vmapped) and runs the rest
+    of the generator on the ``chunk · n`` edited samples as one flat batch, so a
+    sweep costs about what one batched pass over as many images costs. Outcomes
+    must act image by image.
+    """
+    layer = interventions.layer
+    h = generator.run(z, stop=layer)
+    k = _num_interventions(interventions)
+    num = -(-k // chunk)
+
+    def pad(x):
+        x = jnp.concatenate([x, jnp.repeat(x[-1:], num * chunk - k, axis=0)])
+        return x.reshape(num, chunk, *x.shape[1:])
+
+    def run_chunk(ivs):
+        edited = jax.vmap(lambda iv: iv.edit(generator, h, z))(ivs)
+        y = outcome(generator.run(edited.reshape(-1, *edited.shape[2:]), start=layer))
+        return jax.vmap(reduce, in_axes=(0, None))(y.reshape(chunk, z.shape[0], *y.shape[1:]), aux)
+
+    out = jax.lax.map(run_chunk, jax.tree_util.tree_map(pad, interventions))
+    return out.reshape(num * chunk, *out.shape[2:])[:k]
 
 
 @functools.partial(jax.jit, static_argnames=("outcome",))
@@ -164,20 +184,47 @@ def sweep(
 ) -> jax.Array:
     """Outcomes ``(K, n, m)`` of a batch of ``K`` interventions (leaves with leading axis ``K``) on the same latents ``z``.
 
-    One jit-compiled ``lax.map`` whose chunks of ``max(1, max_images // n)``
-    interventions are vmapped: bounded memory, no Python loop.
+    One jit-compiled ``lax.map`` over chunks of ``max(1, max_images // n)``
+    interventions, each chunk one flat batch through the generator: bounded
+    memory, no Python loop. The outcome must act image by image.
     """
     generator.check_latent(z)
     check_outcome(generator, outcome, z.shape[0])
+    check_intervention(interventions)
     k = _num_interventions(interventions)
     _validate(generator, z, interventions)
-    batch = max(1, min(k, max_images // z.shape[0]))
-    return _map_interventions(generator, z, interventions, None, outcome, _keep, batch)
+    return _map_interventions(generator, z, interventions, None, outcome, _keep, _chunk(k, z.shape[0], max_images))
+
+
+def _chunk(k: int, n: int, max_images: int) -> int:
+    """Interventions per chunk: at most ``max_images // n``, spread evenly so that padding stays below one chunk's share."""
+    chunks = -(-k // max(1, min(k, max_images // n)))
+    return -(-k // chunks)
 
 
 def do_batch(units, values) -> Do:
     """``Do`` interventions for every pair ``units[i]``, ``values[i]`` (equal-length 1-D arrays)."""
     return Do(jnp.asarray(units, jnp.int32), jnp.asarray(values, jnp.float32))
+
+
+def grid_sweep(
+    generator: Generator,
+    outcome: Outcome,
+    z: jax.Array,
+    *,
+    units: Sequence[int | str],
+    values,
+    max_images: int = 2048,
+) -> jax.Array:
+    """Outcomes ``(U, V, n, m)`` of ``do(z_u = v)`` for every unit × value on the same latents (one :func:`sweep`).
+
+    ``values`` is ``(V,)`` (shared) or ``(U, V)`` (per unit, e.g. each unit's own range).
+    """
+    idx = _unit_indices(generator, units)
+    values = jnp.broadcast_to(jnp.asarray(values, jnp.float32), (len(idx), np.shape(values)[-1]))
+    u, v = values.shape
+    y = sweep(generator, outcome, z, do_batch(np.repeat(idx, v), values.reshape(-1)), max_images=max_images)
+    return y.reshape(u, v, *y.shape[1:])
 
 
 def _unit_indices(generator: Generator, units) -> np.ndarray:
@@ -398,10 +445,11 @@ def influence_maps(generator: Generator, interventions: Intervention, z: jax.Arr
     ``interventions`` is a batch with leading axis ``K``.
     """
     generator.check_latent(z)
+    check_intervention(interventions)
     k = _num_interventions(interventions)
     _validate(generator, z, interventions)
     base = observe(generator, z, _images)
-    return _map_interventions(generator, z, interventions, base, _images, _abs_change_map, max(1, min(k, max_images // z.shape[0])))
+    return _map_interventions(generator, z, interventions, base, _images, _abs_change_map, _chunk(k, z.shape[0], max_images))
 
 
 def hybridization_matrix(

@@ -6,7 +6,9 @@ names (layer, mode) are static. :func:`intervene` applies any of them to any
 generator by splitting the forward pass at the intervened layer,
 ``h = g.run(z, stop=layer)``, editing ``h`` and continuing with
 ``g.run(h, start=layer)``. A batch of interventions (leaves with a leading axis)
-is what :func:`genstyle_causal.causal.effects.sweep` maps over.
+is what :func:`genstyle_causal.causal.effects.sweep` maps over: it edits the
+shared activations once per intervention and runs the rest of the generator on
+all edited batches flattened into one.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def _resolve_unit(generator: Generator, unit: Unit) -> jax.Array | int:
     return jnp.asarray(unit, jnp.int32)
 
 
+def _unit_slot(generator: Generator, z: jax.Array, unit: Unit):
+    """``z.at[:, unit]`` for a checked unit, to ``set`` or ``add``."""
+    return z.at[:, _resolve_unit(generator, unit)]
+
+
 def _check_donor(z: jax.Array, donor: jax.Array, what: str) -> None:
     if getattr(donor, "shape", None) != z.shape:
         raise ShapeError(f"{what} donor latents must have the shape of the latent batch {z.shape}; got {getattr(donor, 'shape', None)}")
@@ -70,10 +77,10 @@ class Do:
 
     unit: Unit
     value: jax.Array | float
+    layer = LATENT
 
-    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
-        u = _resolve_unit(generator, self.unit)
-        return generator.run(z.at[:, u].set(jnp.asarray(self.value, z.dtype)))
+    def edit(self, generator: Generator, h: jax.Array, z: jax.Array) -> jax.Array:
+        return _unit_slot(generator, h, self.unit).set(jnp.asarray(self.value, h.dtype))
 
 
 @_pytree(data=("unit", "delta"), meta=())
@@ -82,10 +89,10 @@ class Shift:
 
     unit: Unit
     delta: jax.Array | float
+    layer = LATENT
 
-    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
-        u = _resolve_unit(generator, self.unit)
-        return generator.run(z.at[:, u].add(jnp.asarray(self.delta, z.dtype)))
+    def edit(self, generator: Generator, h: jax.Array, z: jax.Array) -> jax.Array:
+        return _unit_slot(generator, h, self.unit).add(jnp.asarray(self.delta, h.dtype))
 
 
 @_pytree(data=("channels",), meta=("layer", "mode"))
@@ -100,13 +107,12 @@ class Ablate:
     channels: tuple[int, ...] | jax.Array
     mode: Literal["zero", "mean"] = "zero"
 
-    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+    def edit(self, generator: Generator, h: jax.Array, z: jax.Array) -> jax.Array:
         if self.mode not in ("zero", "mean"):
             raise ConfigError(f"Ablate mode must be 'zero' or 'mean'; got {self.mode!r}")
-        h = generator.run(z, stop=self.layer)
         ch = _check_channels(generator, self.layer, h, self.channels)
         fill = jnp.zeros_like(h[..., ch]) if self.mode == "zero" else jnp.broadcast_to(h[..., ch].mean(0), h[..., ch].shape)
-        return generator.run(h.at[..., ch].set(fill), start=self.layer)
+        return h.at[..., ch].set(fill)
 
 
 @_pytree(data=("channels", "donor"), meta=("layer",))
@@ -117,12 +123,11 @@ class Hybridize:
     channels: tuple[int, ...] | jax.Array
     donor: jax.Array
 
-    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
+    def edit(self, generator: Generator, h: jax.Array, z: jax.Array) -> jax.Array:
         _check_donor(z, self.donor, "Hybridize")
-        h = generator.run(z, stop=self.layer)
         ch = _check_channels(generator, self.layer, h, self.channels)
         h_donor = generator.run(self.donor, stop=self.layer)
-        return generator.run(h.at[..., ch].set(h_donor[..., ch]), start=self.layer)
+        return h.at[..., ch].set(h_donor[..., ch])
 
 
 def _mean_std(h: jax.Array, eps: float = 1e-5) -> tuple[jax.Array, jax.Array]:
@@ -137,10 +142,9 @@ def _adain(content: jax.Array, style: jax.Array) -> jax.Array:
     return (content - c_mean) / c_std * s_std + s_mean
 
 
-def _swap(generator: Generator, z: jax.Array, layer: str, donor: jax.Array, part: str, what: str) -> jax.Array:
-    """Take ``part`` ("style" or "content") from the donor at ``layer`` (see :class:`SwapStyle`)."""
+def _swap(generator: Generator, h: jax.Array, z: jax.Array, layer: str, donor: jax.Array, part: str, what: str) -> jax.Array:
+    """Activations ``h`` at ``layer`` with ``part`` ("style" or "content") taken from the donor (see :class:`SwapStyle`)."""
     _check_donor(z, donor, what)
-    generator.layer_index(layer)
     if layer == LATENT:
         groups = generator.groups
         if part not in groups:
@@ -149,13 +153,11 @@ def _swap(generator: Generator, z: jax.Array, layer: str, donor: jax.Array, part
                 f"{sorted(groups)}; use a feature-map layer of {list(generator.layer_names[1:])}"
             )
         units = jnp.asarray(groups[part], jnp.int32)
-        return generator.run(z.at[:, units].set(donor[:, units]))
-    h = generator.run(z, stop=layer)
+        return h.at[:, units].set(donor[:, units])
     if h.ndim != 4:
         raise ShapeError(f"{what} needs a feature map (n, h, w, c) at layer {layer!r}; it has shape {h.shape}")
     h_donor = generator.run(donor, stop=layer)
-    edited = _adain(h, h_donor) if part == "style" else _adain(h_donor, h)
-    return generator.run(edited, start=layer)
+    return _adain(h, h_donor) if part == "style" else _adain(h_donor, h)
 
 
 @_pytree(data=("donor",), meta=("layer",))
@@ -170,8 +172,8 @@ class SwapStyle:
     layer: str
     donor: jax.Array
 
-    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
-        return _swap(generator, z, self.layer, self.donor, "style", "SwapStyle")
+    def edit(self, generator: Generator, h: jax.Array, z: jax.Array) -> jax.Array:
+        return _swap(generator, h, z, self.layer, self.donor, "style", "SwapStyle")
 
 
 @_pytree(data=("donor",), meta=("layer",))
@@ -181,8 +183,8 @@ class SwapContent:
     layer: str
     donor: jax.Array
 
-    def apply(self, generator: Generator, z: jax.Array) -> jax.Array:
-        return _swap(generator, z, self.layer, self.donor, "content", "SwapContent")
+    def edit(self, generator: Generator, h: jax.Array, z: jax.Array) -> jax.Array:
+        return _swap(generator, h, z, self.layer, self.donor, "content", "SwapContent")
 
 
 Intervention = Union[Do, Shift, Ablate, Hybridize, SwapStyle, SwapContent]
@@ -196,15 +198,22 @@ def resolve(generator: Generator, intervention: Intervention | None) -> Interven
     return intervention
 
 
+def check_intervention(intervention) -> None:
+    if not isinstance(intervention, INTERVENTIONS):
+        raise TypeError(f"not an intervention: {intervention!r}; expected one of {[c.__name__ for c in INTERVENTIONS]}")
+
+
 def intervene(generator: Generator, z: jax.Array, intervention: Intervention | None) -> jax.Array:
     """Images the generator makes from latents ``z`` under ``intervention`` (``None``: no intervention).
 
-    Pure and jit-able; the same function serves VAE decoders, GAN generators,
-    the AdaIN decoder and dataset oracles.
+    Runs to the intervention's layer, edits the activations there
+    (``intervention.edit(generator, h, z)``) and runs on. Pure and jit-able; the
+    same function serves VAE decoders, GAN generators, the AdaIN decoder and
+    dataset oracles.
     """
     generator.check_latent(z)
     if intervention is None:
         return generator.run(z)
-    if not isinstance(intervention, INTERVENTIONS):
-        raise TypeError(f"not an intervention: {intervention!r}; expected one of {[c.__name__ for c in INTERVENTIONS]}")
-    return intervention.apply(generator, z)
+    check_intervention(intervention)
+    h = generator.run(z, stop=intervention.layer)
+    return generator.run(intervention.edit(generator, h, z), start=intervention.layer)
