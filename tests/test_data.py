@@ -137,6 +137,13 @@ def test_pendulum_do_on_a_cause_moves_its_effects():
     np.testing.assert_array_equal(h[:, :3], f[:, :3])
 
 
+def test_noisy_pendulum_samples_are_valid_factors():
+    noisy = Pendulum(size=32, noise_std=0.3)
+    f = noisy.sample_factors(KEY, 512)
+    noisy.check_factors(f)  # effects plus noise stay inside the widened ranges
+    assert float(jnp.std(f[:, 3] - PD.mechanism(f.at[:, 2:].set(0.0))[:, 3])) == pytest.approx(0.3, rel=0.15)
+
+
 def test_pendulum_oracle_is_the_scm():
     g = PD.oracle()
     assert g.layer_names == ("latent", "variables", "image")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError, LayerError, ShapeError, UnitError
 from ..generator import LATENT, Generator
+from ..models.style.stats import adain
 
 Unit = Union[int, str, jax.Array]
 
@@ -130,18 +131,6 @@ class Hybridize:
         return h.at[..., ch].set(h_donor[..., ch])
 
 
-def _mean_std(h: jax.Array, eps: float = 1e-5) -> tuple[jax.Array, jax.Array]:
-    mean = h.mean(axis=(1, 2), keepdims=True)
-    return mean, jnp.sqrt(h.var(axis=(1, 2), keepdims=True) + eps)
-
-
-def _adain(content: jax.Array, style: jax.Array) -> jax.Array:
-    """Adaptive instance normalisation (Huang & Belongie 2017): content features with the style's channel mean/std."""
-    c_mean, c_std = _mean_std(content)
-    s_mean, s_std = _mean_std(style)
-    return (content - c_mean) / c_std * s_std + s_mean
-
-
 def _swap(generator: Generator, h: jax.Array, z: jax.Array, layer: str, donor: jax.Array, part: str, what: str) -> jax.Array:
     """Activations ``h`` at ``layer`` with ``part`` ("style" or "content") taken from the donor (see :class:`SwapStyle`)."""
     _check_donor(z, donor, what)
@@ -157,7 +146,7 @@ def _swap(generator: Generator, h: jax.Array, z: jax.Array, layer: str, donor: j
     if h.ndim != 4:
         raise ShapeError(f"{what} needs a feature map (n, h, w, c) at layer {layer!r}; it has shape {h.shape}")
     h_donor = generator.run(donor, stop=layer)
-    return _adain(h, h_donor) if part == "style" else _adain(h_donor, h)
+    return adain(h, h_donor) if part == "style" else adain(h_donor, h)
 
 
 @_pytree(data=("donor",), meta=("layer",))

@@ -83,13 +83,17 @@ class Pendulum(GroundTruthData):
         return (
             Factor("pendulum_angle", tuple(i * math.pi / 200 for i in range(-40, 44)), "cause"),
             Factor("light_angle", tuple(j * math.pi / 200 for j in range(60, 148)), "cause"),
-            Factor("shadow_position", _POSITION_RANGE, "effect", continuous=True),
-            Factor("shadow_length", _LENGTH_RANGE, "effect", continuous=True),
+            Factor("shadow_position", self._widened(_POSITION_RANGE), "effect", continuous=True),
+            Factor("shadow_length", self._widened(_LENGTH_RANGE), "effect", continuous=True),
         )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.size, self.size, 3)
+
+    def _widened(self, span: tuple[float, float]) -> tuple[float, float]:
+        """An effect's range plus 6 noise standard deviations each side (exceeded with probability ~1e-9)."""
+        return (span[0] - 6 * self.noise_std, span[1] + 6 * self.noise_std)
 
     def graph(self) -> nx.DiGraph:
         return true_graph()
