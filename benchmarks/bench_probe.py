@@ -12,7 +12,7 @@ images rendered from a different key:
   the mean absolute error in degrees.
 
     python benchmarks/bench_probe.py --quick    # 32×32 images, 300 steps
-    python benchmarks/bench_probe.py            # 64×64 images, 3000 steps
+    python benchmarks/bench_probe.py            # 64×64 images, 5000 steps
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=None, help="override the step budget")
     parser.add_argument("--size", type=int, default=None, help="override the image size")
     args = parser.parse_args(argv)
-    size, steps, n_test = (32, 300, 500) if args.quick else (64, 3000, 2000)
+    size, steps, n_test = (32, 300, 500) if args.quick else (64, 5000, 2000)
     steps, size = args.steps or steps, args.size or size
     results = {}
     for name in args.datasets:
