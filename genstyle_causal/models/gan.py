@@ -350,6 +350,8 @@ class GANTask:
     against the updated discriminator; both minimise the InfoGAN loss
     ``-E log Q(c | G(z, c))``. Latents, the interpolation of the gradient
     penalty and the data use independent keys derived from ``(state.key, step)``.
+    One critic update per generator update, also for WGAN-GP (the paper uses 5):
+    one batch per step keeps every step the same pure function of the data key.
     """
 
     config: GANConfig = GANConfig()

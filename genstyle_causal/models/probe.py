@@ -360,6 +360,17 @@ class ProbeTask:
         return Probe(self.graphdef, state.params, heads=self.heads, image_shape=self.image_shape, config=self.config)
 
 
+@dataclasses.dataclass(frozen=True)
+class FactorBatches:
+    """``key -> (factors, images)`` rendered from ``data``: the probe's pure, hashable batch function."""
+
+    data: GroundTruthData
+    batch_size: int
+
+    def __call__(self, key: jax.Array):
+        return self.data.sample(key, self.batch_size)
+
+
 def train_probe(
     data: GroundTruthData,
     *,
@@ -382,7 +393,7 @@ def train_probe(
     seed = int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
     log_every = max(1, min(100, int(steps)))
     train = TrainConfig(steps=int(steps), seed=seed, log_every=log_every, progress=progress)
-    state, _ = fit(task, lambda k: data.sample(k, int(batch_size)), train, workdir=workdir)
+    state, _ = fit(task, FactorBatches(data, int(batch_size)), train, workdir=workdir)
     probe = task.probe(state)
     if workdir is not None:
         probe.save(Path(workdir) / "probe.npz")
