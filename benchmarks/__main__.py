@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, hardware, print_table, save_results
+from benchmarks.common import RESULTS, print_table, save_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,7 +43,7 @@ def main() -> None:
         rows.append({"benchmark": name, "status": status, "wall_s": time.perf_counter() - t0})
     print_table(rows, "Benchmarks run")
     results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")) if p.stem != "summary"}
-    save_results("summary", {"runs": rows, "quick": args.quick, "hardware": hardware(), "results": results})
+    save_results("summary", {"runs": rows, "quick": args.quick, "results": results})
 
 
 if __name__ == "__main__":

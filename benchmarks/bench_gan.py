@@ -5,45 +5,28 @@ with the batch rendered on device inside the jitted step as ``fit`` does. Rows:
 DCGAN (non-saturating), InfoGAN (1 categorical + 2 continuous codes) and WGAN-GP
 (double back-propagation for the penalty).
 
-    python benchmarks/bench_gan.py --quick     # few timed steps
-    python benchmarks/bench_gan.py             # the full timing
+    python -m benchmarks.bench_gan --quick     # few timed steps
+    python -m benchmarks.bench_gan             # the full timing
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 import jax
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from genstyle_causal.data import DSprites  # noqa: E402
-from genstyle_causal.models.gan import GANConfig, GANTask  # noqa: E402
-from genstyle_causal.train import ImageBatches, make_step  # noqa: E402
-from genstyle_causal.train.config import write_json_atomic  # noqa: E402
+from benchmarks.common import matmul_peak, save_results
+from genstyle_causal.data import DSprites
+from genstyle_causal.models.gan import GANConfig, GANTask
+from genstyle_causal.train import ImageBatches, make_step
 
 BATCH = 64
-RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = {
     "dcgan": GANConfig(),
     "infogan": GANConfig(categorical=(3,), continuous=2),
     "wgan-gp": GANConfig(loss="wgan-gp", lr_generator=1e-4, lr_discriminator=1e-4, beta2=0.9),
 }
-
-
-def hardware() -> dict:
-    return {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-    }
 
 
 def bench(config: GANConfig, steps: int) -> dict:
@@ -72,26 +55,13 @@ def bench(config: GANConfig, steps: int) -> dict:
     }
 
 
-def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
-    """This machine's float32 matmul GFLOP/s (best of ``reps``), the yardstick for the step."""
-    a = jax.random.normal(jax.random.PRNGKey(0), (n * n,)).reshape(n, n)
-    f = jax.jit(lambda a: a @ a)
-    f(a).block_until_ready()
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        f(a).block_until_ready()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="time 3 steps per variant instead of 30")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args(argv)
     steps = 3 if args.quick else 30
-    peak = matmul_gflops()
+    peak = matmul_peak() / 1e9
     rows = {name: bench(VARIANTS[name], steps) for name in args.variants}
     for r in rows.values():
         r["fraction_of_matmul_peak"] = r["gflop_per_s"] / peak
@@ -102,11 +72,8 @@ def main(argv=None) -> dict:
             f"{name:10} {r['compile_s']:10.1f} {r['steps_per_s']:9.2f} {r['ms_per_step']:9.0f} "
             f"{r['gflop_per_step']:11.2f} {100 * r['fraction_of_matmul_peak']:7.1f}"
         )
-    out = {
-        "benchmark": "gan", "batch": BATCH, "image": [64, 64, 1], "quick": args.quick,
-        "matmul_gflop_per_s": peak, "hardware": hardware(), "rows": rows,
-    }
-    write_json_atomic(RESULTS / "gan.json", out)
+    out = {"batch": BATCH, "image": [64, 64, 1], "quick": args.quick, "matmul_gflop_per_s": peak, "rows": rows}
+    save_results("gan", out)
     return out
 
 

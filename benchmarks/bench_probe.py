@@ -11,29 +11,23 @@ images rendered from a different key:
   modulo the true shape's period: accuracy = error within half a grid step, plus
   the mean absolute error in degrees.
 
-    python benchmarks/bench_probe.py --quick    # 32×32 images, 300 steps
-    python benchmarks/bench_probe.py            # 64×64 images, 5000 steps
+    python -m benchmarks.bench_probe --quick    # 32×32 images, 300 steps
+    python -m benchmarks.bench_probe            # 64×64 images, 5000 steps
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import save_results
+from genstyle_causal.data import DSprites, Pendulum, StyleShapes
+from genstyle_causal.models.probe import train_probe
 
-from genstyle_causal.data import DSprites, Pendulum, StyleShapes  # noqa: E402
-from genstyle_causal.models.probe import train_probe  # noqa: E402
-from genstyle_causal.train.config import write_json_atomic  # noqa: E402
 
-from bench_gan import hardware  # noqa: E402  (this folder is on sys.path when run as a script)
-
-RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS = {"dsprites": DSprites, "styleshapes": StyleShapes, "pendulum": Pendulum}
 
 
@@ -97,9 +91,9 @@ def main(argv=None) -> dict:
             print(f"  {f:18} {r['kind']:10} {cell(acc, '9.3f'):>9} {cell(rr, '7.3f'):>7} {cell(mae, '7.2f'):>7}")
     out = {
         "benchmark": "probe", "quick": args.quick, "image_size": size, "steps": steps, "batch": 64,
-        "test_images": n_test, "hardware": hardware(), "datasets": results,
+        "test_images": n_test, "datasets": results,
     }
-    write_json_atomic(RESULTS / "probe.json", out)
+    save_results("probe", out)
     return out
 
 

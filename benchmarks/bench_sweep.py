@@ -11,30 +11,23 @@ The decoder is the project's β-VAE decoder at its documented 64×64 size
 ``VAE(VAEConfig())``: dense 256, dense 1024, four ×2 upsamplings built from
 ``models/layers.py``), whose named stages the sweep runs through.
 
-    python benchmarks/bench_sweep.py            # 10 units × 11 values × 512 samples
-    python benchmarks/bench_sweep.py --quick    # 10 × 11 × 32
+    python -m benchmarks.bench_sweep            # 10 units × 11 values × 512 samples
+    python -m benchmarks.bench_sweep --quick    # 10 × 11 × 32
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from genstyle_causal.causal import Do, grid_sweep, intervene  # noqa: E402
-from genstyle_causal.models.vae import VAE, VAEConfig, vae_generator  # noqa: E402
+from benchmarks.common import best_time, save_results
+from genstyle_causal.causal import Do, grid_sweep, intervene
+from genstyle_causal.models.vae import VAE, VAEConfig, vae_generator
 
 
 def mean_intensity(images):
@@ -51,23 +44,6 @@ def _one_sample(generator, z, unit, value):
     return mean_intensity(intervene(generator, z, Do(unit, value)))
 
 
-def _best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="32 samples instead of 512, 50 loop iterations")
@@ -77,7 +53,6 @@ def main(argv=None) -> dict:
     p.add_argument("--loop", type=int, default=None, help="per-sample loop iterations to time")
     p.add_argument("--max-images", type=int, default=1024, help="images per vmapped chunk (memory bound)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_sweep.json")
     args = p.parse_args(argv)
     n = args.samples or (32 if args.quick else 512)
     loop_iters = args.loop or (50 if args.quick else 300)
@@ -92,13 +67,13 @@ def main(argv=None) -> dict:
     t = time.perf_counter()
     jax.block_until_ready(run_sweep())
     compile_sweep = time.perf_counter() - t
-    t_sweep = _best_of(run_sweep, args.repeats)
+    t_sweep = best_time(run_sweep, args.repeats)
 
     per_chunk = max(1, min(units * values, args.max_images // n)) * n
     chunks = -(-total // per_chunk)
     z_all = jnp.resize(jnp.tile(z, (units * values, 1)), (chunks * per_chunk, g.latent_dim)).reshape(chunks, per_chunk, g.latent_dim)
     jax.block_until_ready(_batched_pass(g, z_all))
-    t_batched = _best_of(lambda: _batched_pass(g, z_all), args.repeats) * total / (chunks * per_chunk)
+    t_batched = best_time(lambda: _batched_pass(g, z_all), args.repeats) * total / (chunks * per_chunk)
 
     zs = z[:, None, :]
     jax.block_until_ready(_one_sample(g, zs[0], 0, 0.0))
@@ -109,10 +84,9 @@ def main(argv=None) -> dict:
             out.block_until_ready()
         return out
 
-    t_loop = _best_of(loop, args.repeats) / loop_iters * total
+    t_loop = best_time(loop, args.repeats) / loop_iters * total
 
     result = {
-        "benchmark": "bench_sweep",
         "decoder": "genstyle_causal.models.vae.vae_generator(VAE(VAEConfig())), untrained, 64x64x1",
         "units": units, "values": values, "samples": n, "images": total, "max_images_per_chunk": args.max_images,
         "seconds": {"sweep": t_sweep, "batched_pass": t_batched, "python_loop_extrapolated": t_loop, "sweep_compile": compile_sweep},
@@ -120,8 +94,6 @@ def main(argv=None) -> dict:
         "sweep_over_batched": t_sweep / t_batched,
         "loop_over_sweep": t_loop / t_sweep,
         "images_per_second": {"sweep": total / t_sweep, "batched_pass": total / t_batched, "python_loop": total / t_loop},
-        "hardware": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-                     "jax": jax.__version__, "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
         "quick": args.quick,
     }
     print(f"sweep {units} units × {values} values × {n} samples = {total} images (chunks of ≤ {args.max_images} images)")
@@ -131,7 +103,7 @@ def main(argv=None) -> dict:
     print(f"{'per-sample loop (extrapolated)':<34}{t_loop:>10.3f}{total / t_loop:>12.0f}")
     print(f"sweep / batched = {t_sweep / t_batched:.2f}× (goal ≤ 1.2), loop / sweep = {t_loop / t_sweep:.0f}× (goal ≥ 20); "
           f"loop: best of {args.repeats} runs of {loop_iters} iterations, extrapolated; sweep compile {compile_sweep:.1f} s")
-    _write_json(args.out, result)
+    save_results("sweep", result)
     return result
 
 

@@ -19,33 +19,14 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import save_results
+from benchmarks.common import matmul_peak, save_results
 from genstyle_causal.data.dsprites import DSprites
 from genstyle_causal.models.vae import VAEConfig, VAETask, gaussian_kl
 from genstyle_causal.train import ImageBatches, TrainConfig, fit, make_step
 
 BATCH = 64
-
-
-def best_time(fn, reps: int) -> float:
-    """Minimum wall time of ``reps`` calls (the least disturbed by other load)."""
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def matmul_peak(n: int = 2048, reps: int = 5) -> float:
-    """FLOP/s of an n×n float32 matmul."""
-    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-    f = jax.jit(lambda a: a @ a)
-    f(a).block_until_ready()
-    return 2 * n**3 / best_time(lambda: f(a), reps)
 
 
 def flops_of(compiled) -> float:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 
 from genstyle_causal.io import atomic_write_json
 
@@ -43,6 +44,24 @@ def timeit(fn, *, repeat: int = 5, min_time: float = 0.2) -> float:
                 break
         times.append((time.perf_counter() - t0) / n)
     return sorted(times)[len(times) // 2]
+
+
+def best_time(fn, reps: int) -> float:
+    """Minimum wall time of ``reps`` calls of ``fn`` (blocked on its result): the least disturbed by other load."""
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def matmul_peak(n: int = 2048, reps: int = 5) -> float:
+    """This machine's float32 FLOP/s on an n×n matmul: the yardstick a training step is compared with."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n * n,), jnp.float32).reshape(n, n)
+    f = jax.jit(lambda a: a @ a)
+    f(a).block_until_ready()
+    return 2 * n**3 / best_time(lambda: f(a), reps)
 
 
 def print_table(rows: list[dict], title: str) -> None:

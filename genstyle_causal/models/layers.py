@@ -84,7 +84,8 @@ def _kernel_init(fan_in_taps: int):
 
     def init(key, shape, dtype=jnp.float32):
         fan_in = fan_in_taps * shape[2]
-        return jax.random.normal(key, shape, dtype) * jnp.sqrt(jnp.asarray(1.0 / fan_in, dtype))
+        # drawn flat then reshaped: same distribution, but XLA:CPU compiles 4-D normal draws ~10x slower
+        return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape) * jnp.sqrt(jnp.asarray(1.0 / fan_in, dtype))
 
     return init
 
