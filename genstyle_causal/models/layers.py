@@ -25,6 +25,8 @@ textbook formulation for tests and benchmarks.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
