@@ -226,7 +226,7 @@ def _audit_vae(rep, cfg, key, state, outdir):
     images = jax.vmap(lambda iv: intervene(gen, z0, iv)[0])(ivs)
     grid = np.asarray(images).reshape((gen.latent_dim, a.traversal_values) + images.shape[1:])
     rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid,
-                          row_labels=list(gen.latent_names), col_labels=[f"{v:+.1f}" for v in values]),
+                          row_labels=list(gen.latent_names), col_labels=[f"{v:+.1f}" for v in values], cell=0.7),
                "vae-traversals", "Latent traversals: do(z_i = v) on one base sample, each row one unit.")
     result = audit(gen, probe, key=key, n=a.samples, num_bootstrap=a.bootstrap)
     m = result.effects
