@@ -15,10 +15,18 @@ def test_every_notebook_is_tested():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
 
 
+@pytest.fixture(scope="module")
+def compile_cache(tmp_path_factory):
+    """One persistent XLA cache for the three kernels: they compile the same tiny VAE step and renderers."""
+    return tmp_path_factory.mktemp("jax-cache")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_executes(name, monkeypatch):
+def test_notebook_executes(name, monkeypatch, compile_cache):
     """Runs in the notebook's folder with the ``python3`` kernel of this interpreter; any cell error fails."""
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(compile_cache))
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
     monkeypatch.setenv("GENSTYLE_NOTEBOOK_SMALL", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", str(NOTEBOOKS.parent))  # the package is used from the checkout
