@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg", force=False)
+if "matplotlib.pyplot" not in sys.modules:  # headless by default, but keep a backend already chosen (notebooks)
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
