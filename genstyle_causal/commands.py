@@ -286,12 +286,25 @@ def run_train(cfg: TrainRunConfig, outdir: str | Path):
               caption=f"last logged values; {done} of {cfg.steps} steps done, this call took {seconds:.0f} s")
     if cfg.model in ("vae", "gan") and done:
         gen = _image_generator(task, state, cfg)
-        samples = np.asarray(gen(gen.sample_latent(jax.random.key(cfg.seed + 1), 16))).reshape(
+        samples = np.asarray(_generate(gen, gen.sample_latent(jax.random.key(cfg.seed + 1), 16))).reshape(
             (2, 8) + tuple(data.image_shape))
         rep.figure(image_grid(samples), "samples", f"Images generated from 16 prior samples of the {cfg.model}.")
     rep.add_results(model=cfg.model, dataset=cfg.dataset, steps_done=done, steps=cfg.steps, seconds=seconds,
                     final=train_log[-1] if train_log else {})
     return rep, done >= cfg.steps
+
+
+@jax.jit
+def _generate(gen, z):
+    return gen(z)
+
+
+@jax.jit
+def _traverse(gen, z, interventions):
+    """Images ``(K, H, W, C)`` of ``K`` interventions on one latent ``z`` ``(1, d)``, in one compiled call."""
+    from .causal import intervene
+
+    return jax.vmap(lambda iv: intervene(gen, z, iv)[0])(interventions)
 
 
 def _image_generator(task, state, cfg: TrainRunConfig):
@@ -390,7 +403,7 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     """Traversals, effect heatmap with CIs, influence maps and the graph (against the true DAG when known)."""
     import matplotlib.pyplot as plt
 
-    from .causal import audit, do_batch, draw_graph, influence_maps, intervene
+    from .causal import audit, do_batch, draw_graph, influence_maps
     from .report import effect_heatmap, image_grid, influence_maps as influence_figure
 
     k_prior, k_base, k_audit, k_maps = jax.random.split(key, 4)
@@ -398,7 +411,7 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     q = jnp.linspace(0.05, 0.95, t, dtype=jnp.float32)
     values = jnp.quantile(gen.sample_latent(k_prior, 1000), q, axis=0).T  # (units, t): each unit's own range
     units = jnp.repeat(jnp.arange(gen.latent_dim), t)
-    images = jax.vmap(lambda iv: intervene(gen, gen.sample_latent(k_base, 1), iv)[0])(do_batch(units, values.ravel()))
+    images = _traverse(gen, gen.sample_latent(k_base, 1), do_batch(units, values.ravel()))
     grid = np.asarray(images).reshape((gen.latent_dim, t) + images.shape[1:])
     rep.section(f"Causal audit of {gen.name}")
     rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=list(gen.latent_names),
