@@ -128,13 +128,14 @@ def _train(args) -> int:
         return _print_config(cfg)
     resume = f"genstyle-causal train --out {args.out}"
     try:
-        report, finished = run_train(cfg, args.out)
+        report, done = run_train(cfg, args.out)
     except KeyboardInterrupt:
         print(f"interrupted; resume with: {resume}", file=sys.stderr)
         raise
     print(f"report: {report.html_path.resolve()}")
-    if not finished:
-        print(f"genstyle-causal train: stopped early with a checkpoint; resume with: {resume}", file=sys.stderr)
+    if done < cfg.steps:
+        print(f"genstyle-causal train: stopped at step {done} of {cfg.steps} with a checkpoint; resume with: {resume}",
+              file=sys.stderr)
         return 130
     return 0
 

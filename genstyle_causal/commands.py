@@ -238,7 +238,7 @@ def image_task(cfg: TrainRunConfig):
 
 
 def run_train(cfg: TrainRunConfig, outdir: str | Path):
-    """Train one model into ``outdir`` (resuming what is there); returns ``(report, finished)``."""
+    """Train one model into ``outdir`` (resuming what is there); returns ``(report, steps done)``."""
     from .io import atomic_write_json
     from .report import Report
     from .train import Checkpoints, fit
@@ -291,7 +291,7 @@ def run_train(cfg: TrainRunConfig, outdir: str | Path):
         rep.figure(image_grid(samples), "samples", f"Images generated from 16 prior samples of the {cfg.model}.")
     rep.add_results(model=cfg.model, dataset=cfg.dataset, steps_done=done, steps=cfg.steps, seconds=seconds,
                     final=train_log[-1] if train_log else {})
-    return rep, done >= cfg.steps
+    return rep, done
 
 
 @jax.jit
@@ -428,6 +428,7 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
                "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     draw_graph(result.graph, ax=ax, reference=result.reference)
+    ax.margins(x=0.25, y=0.1)  # room for the node labels at the edges
     truth = (" drawn against the true DAG (red: extra edge, dashed grey: missed edge); structural Hamming "
              f"distance {result.scores['shd']}") if result.reference is not None else ""
     rep.figure(fig, "graph", f"Graph of the detected effects{truth}.")
