@@ -1,0 +1,478 @@
+"""The pipelines behind ``genstyle-causal train | audit | stylize | bench``.
+
+:mod:`genstyle_causal.cli` parses the command line; each function here takes a
+config dataclass (whose docstring documents every key, and which ``--help``
+prints) and a run directory, and writes config, checkpoints, logs, figures,
+``results.json`` and a report into it, like :func:`genstyle_causal.demo.run_demo`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .config import _merge, apply_overrides, from_dict, read_file, to_dict
+from .demo import MetricsSection, _metrics, _read_log
+from .errors import CheckpointError, ConfigError
+
+MODELS = ("vae", "gan", "probe", "adain")
+GENERATORS = ("oracle", "vae", "gan")
+OUTCOMES = ("readout", "probe")
+STATISTICS = ("contrast", "magnitude")
+RUN_FILE = "train.json"  # the train command's config; fit's own config.json sits beside it
+
+
+def _check_choice(what: str, value: str, valid) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {what} {value!r}; valid: {sorted(valid)}")
+
+
+def _datasets() -> dict:
+    from .data import DATASETS
+
+    return DATASETS
+
+
+# -- configurations ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEOptions:
+    """``vae.*``: objective (beta, betatc, factor, dip1, dip2), beta, latent size, Adam learning rate."""
+
+    objective: str = "beta"
+    beta: float = 4.0
+    latent: int = 10
+    learning_rate: float = 5e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class GANOptions:
+    """``gan.*``: Gaussian noise units, InfoGAN codes (categories per categorical code, continuous count),
+    loss (nonsaturating, wgan-gp), width of the networks."""
+
+    noise_dim: int = 16
+    categorical: tuple[int, ...] = ()
+    continuous: int = 0
+    loss: str = "nonsaturating"
+    width: int = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaINOptions:
+    """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
+
+    layer: str = "relu3_1"
+    style_weight: float = 1.0
+    learning_rate: float = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRunConfig:
+    """Configuration of ``genstyle-causal train`` (saved as ``train.json`` in the run directory).
+
+    Keys:
+      model: what to train: vae, gan, probe (a factor-reading CNN), adain (style decoder).
+      dataset: dsprites, styleshapes or pendulum (adain trains on styleshapes + sample photos).
+      image_size: image side in pixels (32 or 64 for the VAE/GAN/probe; a multiple of 8 for adain).
+      steps: total optimiser steps; rerunning with a larger value continues the run.
+      batch_size: images per step.
+      seed: seeds the whole run (with steps it fixes the result).
+      steps_per_call: steps fused into one compiled call (logs and checkpoints fall between calls).
+      checkpoint_every: steps between checkpoints (a multiple of steps_per_call; 0: only at the end).
+      vae.*, gan.*, adain.*: model options (see --show-config).
+    A run directory that already holds a run starts from its saved configuration, so
+    ``genstyle-causal train --out DIR`` alone resumes it.
+    """
+
+    model: str = "vae"
+    dataset: str = "dsprites"
+    image_size: int = 64
+    steps: int = 3000
+    batch_size: int = 64
+    seed: int = 0
+    steps_per_call: int = 50
+    checkpoint_every: int = 500
+    vae: VAEOptions = dataclasses.field(default_factory=VAEOptions)
+    gan: GANOptions = dataclasses.field(default_factory=GANOptions)
+    adain: AdaINOptions = dataclasses.field(default_factory=AdaINOptions)
+
+    def __post_init__(self):
+        _check_choice("model", self.model, MODELS)
+        _check_choice("dataset", self.dataset, _datasets())
+
+    def train_config(self):
+        from .train import TrainConfig
+
+        spc = self.steps_per_call
+        return TrainConfig(steps=self.steps, seed=self.seed, steps_per_call=spc,
+                           log_every=spc * max(1, self.steps // (50 * spc)), checkpoint_every=self.checkpoint_every)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditRunConfig:
+    """Configuration of ``genstyle-causal audit`` (saved as ``config.json`` in the run directory).
+
+    Keys:
+      generator: oracle (the dataset's renderer, latent = true factors), vae or gan (from a train run).
+      run: the train run directory of a vae/gan generator.
+      dataset: dsprites, styleshapes or pendulum; empty: the run's dataset (dsprites for the oracle).
+      image_size: image side of the oracle's dataset (a trained generator keeps its own).
+      outcome: readout (the dataset's analytic readout, no learning) or probe (a factor-reading CNN).
+      probe: a probe file (probe.npz) or a `train --set model=probe` run directory; empty: train one into OUT/probe.
+      probe_steps, probe_batch_size: training of that probe.
+      seed: seeds the audit.
+      samples: latent samples per unit; bootstrap: bootstrap resamples of each CI.
+      traversal_values: columns of the traversal grid (prior quantiles 5%..95%).
+      statistic: contrast (signed effect of moving a unit from its 10% to its 90% quantile) or magnitude
+        (mean |change|: finds non-monotone effects; with min_effect=0.05 it recovers the pendulum DAG).
+      min_effect: smallest standardized effect drawn as a graph edge.
+      metrics.*: disentanglement metrics of a VAE's encoder (metrics.names= to skip them).
+    """
+
+    generator: str = "oracle"
+    run: str = ""
+    dataset: str = ""
+    image_size: int = 64
+    outcome: str = "readout"
+    probe: str = ""
+    probe_steps: int = 1500
+    probe_batch_size: int = 64
+    seed: int = 0
+    samples: int = 256
+    bootstrap: int = 500
+    traversal_values: int = 7
+    statistic: str = "contrast"
+    min_effect: float = 0.0
+    metrics: MetricsSection = dataclasses.field(default_factory=MetricsSection)
+
+    def __post_init__(self):
+        _check_choice("generator", self.generator, GENERATORS)
+        _check_choice("outcome", self.outcome, OUTCOMES)
+        _check_choice("statistic", self.statistic, STATISTICS)
+        if self.dataset:
+            _check_choice("dataset", self.dataset, _datasets())
+        if self.generator != "oracle" and not self.run:
+            raise ConfigError(f"generator {self.generator!r} needs --set run=TRAIN_DIR (a `genstyle-causal train` run)")
+
+
+@dataclasses.dataclass(frozen=True)
+class StylizeConfig:
+    """Configuration of ``genstyle-causal stylize``.
+
+    Keys:
+      method: gatys (optimise the image; Gatys et al. 2016) or adain (one pass of a trained decoder;
+        Huang & Belongie 2017).
+      steps: Gatys optimisation steps.
+      size: resize the content image to size×size (0: keep its size); style_size: the same for styles.
+      preserve_colour: transfer luminance only, keeping the content's colours.
+      weights: gatys: a VGG19 weights file (.pth/.npz/.h5; default: offline random features);
+        adain: a model saved by `train --set model=adain` (its adain.npz or its run directory).
+      alpha: AdaIN style strength in [0, 1]; style_mix: weights of several styles (default: equal).
+      seed: seeds the Gatys initial noise.
+    """
+
+    method: str = "gatys"
+    steps: int = 200
+    size: int = 0
+    style_size: int = 0
+    preserve_colour: bool = False
+    weights: str = ""
+    alpha: float = 1.0
+    style_mix: tuple[float, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self):
+        from .models.style.stylize import METHODS
+
+        _check_choice("method", self.method, METHODS)
+        if self.method == "adain" and not self.weights:
+            raise ConfigError("method 'adain' needs --set weights=PATH (a model from `genstyle-causal train "
+                              "--set model=adain`: its adain.npz or its run directory)")
+
+
+def load_run_config(cls, saved: Path | None, path=None, overrides=()):
+    """Like :func:`~genstyle_causal.config.load_config`, but starting from a saved run's values when given."""
+    data = to_dict(cls())
+    if saved is not None and saved.is_file():
+        _merge(data, read_file(saved))
+    if path is not None:
+        _merge(data, read_file(path))
+    return from_dict(cls, apply_overrides(data, overrides, cls))
+
+
+# -- train ------------------------------------------------------------------------------
+
+
+def _dataset(cfg: TrainRunConfig):
+    from .data import get_dataset
+
+    return get_dataset(cfg.dataset, size=cfg.image_size)
+
+
+def image_task(cfg: TrainRunConfig):
+    """``(task, batch_fn, data)`` of a VAE or GAN run: what ``fit`` needs, rebuilt from the config alone."""
+    data = _dataset(cfg)
+    if cfg.model == "vae":
+        from .models.vae import VAEConfig, VAETask
+
+        v = cfg.vae
+        task = VAETask(VAEConfig(image_shape=data.image_shape, latent=v.latent, objective=v.objective, beta=v.beta,
+                                 learning_rate=v.learning_rate))
+    else:
+        from .models.gan import GANConfig, GANTask
+
+        g = cfg.gan
+        task = GANTask(GANConfig(image_shape=data.image_shape, noise_dim=g.noise_dim, categorical=g.categorical,
+                                 continuous=g.continuous, loss=g.loss, width=g.width))
+    bs = cfg.batch_size
+    return task, (lambda k: data.sample(k, bs)[1]), data
+
+
+def run_train(cfg: TrainRunConfig, outdir: str | Path):
+    """Train one model into ``outdir`` (resuming what is there); returns ``(report, steps done)``."""
+    from .io import atomic_write_json
+    from .report import Report
+    from .train import Checkpoints, fit
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(outdir / RUN_FILE, to_dict(cfg))
+    what = "on styleshapes and sample photos" if cfg.model == "adain" else f"on {cfg.dataset}"
+    rep = Report(outdir, f"genstyle_causal train: {cfg.model} {what}")
+    rep.text(f"Configuration: `{outdir / RUN_FILE}`; resume or extend with "
+             f"`genstyle-causal train --out {outdir} [--set steps=N]`.")
+    print(f"[1/2] training {cfg.model} {what} for {cfg.steps} steps", flush=True)
+    t0 = time.perf_counter()
+    if cfg.model in ("vae", "gan"):
+        task, batch_fn, data = image_task(cfg)
+        state, _ = fit(task, batch_fn, cfg.train_config(), workdir=outdir)
+    elif cfg.model == "probe":
+        from .models.probe import train_probe
+
+        train_probe(_dataset(cfg), key=jax.random.key(cfg.seed), steps=cfg.steps, batch_size=cfg.batch_size,
+                    workdir=outdir, progress=True)
+    else:
+        from .models.style import AdaINConfig, save_adain, train_adain
+
+        a = cfg.adain
+        model, _ = train_adain(config=AdaINConfig(layer=a.layer, style_weight=a.style_weight,
+                                                  learning_rate=a.learning_rate, image_size=cfg.image_size,
+                                                  batch_size=cfg.batch_size),
+                               train=cfg.train_config(), workdir=outdir)
+        save_adain(model, outdir / "adain.npz")
+    seconds = time.perf_counter() - t0
+    ckpt = Checkpoints(outdir / "checkpoints")
+    done = ckpt.latest_step or 0
+    ckpt.close()
+    print("[2/2] writing the report", flush=True)
+    log = _read_log(outdir / "metrics.jsonl")
+    train_log = [r for r in log if not any(k.startswith("eval/") for k in r)]
+    names = [k for k in (train_log[-1] if train_log else {}) if k != "step"]
+    from .report import image_grid, loss_curves
+
+    rep.section("Training curves")
+    rep.figure(loss_curves({k: [r[k] for r in train_log] for k in names}, steps=[r["step"] for r in train_log]),
+               "loss", "Training metrics from `metrics.jsonl` (the whole run, also across resumes).")
+    rep.table([{"step": done, **{k: train_log[-1][k] for k in names}}] if train_log else [],
+              caption=f"last logged values; {done} of {cfg.steps} steps done, this call took {seconds:.0f} s")
+    if cfg.model in ("vae", "gan") and done:
+        gen = _image_generator(task, state, cfg)
+        samples = np.asarray(_generate(gen, gen.sample_latent(jax.random.key(cfg.seed + 1), 16))).reshape(
+            (2, 8) + tuple(data.image_shape))
+        rep.figure(image_grid(samples), "samples", f"Images generated from 16 prior samples of the {cfg.model}.")
+    rep.add_results(model=cfg.model, dataset=cfg.dataset, steps_done=done, steps=cfg.steps, seconds=seconds,
+                    final=train_log[-1] if train_log else {})
+    return rep, done
+
+
+@jax.jit
+def _generate(gen, z):
+    return gen(z)
+
+
+@jax.jit
+def _traverse(gen, z, interventions):
+    """Images ``(K, H, W, C)`` of ``K`` interventions on one latent ``z`` ``(1, d)``, in one compiled call."""
+    from .causal import intervene
+
+    return jax.vmap(lambda iv: intervene(gen, z, iv)[0])(interventions)
+
+
+def _image_generator(task, state, cfg: TrainRunConfig):
+    """The staged :class:`~genstyle_causal.generator.Generator` of a trained VAE or GAN."""
+    if cfg.model == "vae":
+        from .models.vae import vae_generator
+
+        return vae_generator(task.model(state.params), name=f"{cfg.vae.objective}-vae")
+    return task.generator(state)
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+def load_trained(run: str | Path, expect: str):
+    """``(train config, task, state, data)`` of a ``train`` run's latest checkpoint (nothing is trained)."""
+    from .train import Checkpoints
+
+    run = Path(run)
+    saved = run / RUN_FILE
+    if not saved.is_file():
+        raise CheckpointError(f"no train run in {run} (expected {saved}, written by `genstyle-causal train`)")
+    cfg = from_dict(TrainRunConfig, read_file(saved))
+    if cfg.model != expect:
+        raise ConfigError(f"run {run} trained a {cfg.model!r} model, not a {expect!r}")
+    task, _, data = image_task(cfg)
+    if not (run / "checkpoints").is_dir():
+        raise CheckpointError(f"no checkpoint in {run / 'checkpoints'}")
+    ckpt = Checkpoints(run / "checkpoints")
+    try:
+        state = ckpt.restore(jax.eval_shape(task.init, jax.random.PRNGKey(cfg.seed)))
+    finally:
+        ckpt.close()
+    step = int(state.step)
+    if step < cfg.steps:
+        print(f"note: {run} stopped at step {step} of {cfg.steps}; auditing that checkpoint", flush=True)
+    return cfg, task, state, data
+
+
+def _load_probe(path: str | Path):
+    from .models.probe import Probe
+
+    path = Path(path)
+    file = path / "probe.npz" if path.is_dir() else path
+    if not file.is_file():
+        raise CheckpointError(f"no probe at {file} (give a probe.npz or a `train --set model=probe` run directory)")
+    return Probe.load(file)
+
+
+def run_audit(cfg: AuditRunConfig, outdir: str | Path):
+    """Audit a generator (a dataset oracle or a trained VAE/GAN) into ``outdir``; returns the report."""
+    from .data import get_dataset
+    from .io import atomic_write_json
+    from .report import Report
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(outdir / "config.json", to_dict(cfg))
+    key = jax.random.key(cfg.seed)
+    print(f"[1/4] loading the {cfg.generator} generator", flush=True)
+    task = state = None
+    if cfg.generator == "oracle":
+        data = get_dataset(cfg.dataset or "dsprites", size=cfg.image_size)
+        gen = data.oracle()
+    else:
+        train_cfg, task, state, data = load_trained(cfg.run, cfg.generator)
+        if cfg.dataset and cfg.dataset != train_cfg.dataset:
+            data = get_dataset(cfg.dataset, size=train_cfg.image_size)
+        gen = _image_generator(task, state, train_cfg)
+    rep = Report(outdir, f"genstyle_causal audit: {gen.name} against {data.name}")
+    rep.text(f"Configuration: `{outdir / 'config.json'}`" + (f"; generator from `{cfg.run}`." if cfg.run else "."))
+    print(f"[2/4] outcome: {cfg.outcome}", flush=True)
+    if cfg.outcome == "readout":
+        outcome = data  # audit() reads a dataset through its analytic readout (and knows its true graph)
+    elif cfg.probe:
+        outcome = _load_probe(cfg.probe)
+    else:
+        from .models.probe import train_probe
+
+        outcome = train_probe(data, key=jax.random.fold_in(key, 1), steps=cfg.probe_steps,
+                              batch_size=cfg.probe_batch_size, workdir=outdir / "probe", progress=True)
+    print(f"[3/4] causal audit: {gen.latent_dim} units × {cfg.samples} samples, {cfg.bootstrap} bootstrap "
+          "resamples", flush=True)
+    result = _audit_section(rep, cfg, gen, data, outcome, jax.random.fold_in(key, 2))
+    rep.add_results(generator=gen.name, dataset=data.name, outcome=cfg.outcome, audit=result.to_dict())
+    if cfg.generator == "vae" and cfg.metrics.names:
+        print("[4/4] disentanglement metrics of the encoder", flush=True)
+        _metrics(rep, SimpleNamespace(metrics=cfg.metrics), jax.random.fold_in(key, 3),
+                 {"dsprites": data, "vae_task": task, "vae_params": state.params}, outdir)
+    else:
+        print("[4/4] no encoder: metrics skipped", flush=True)
+    return rep
+
+
+def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
+    """Traversals, effect heatmap with CIs, influence maps and the graph (against the true DAG when known)."""
+    import matplotlib.pyplot as plt
+
+    from .causal import audit, do_batch, draw_graph, influence_maps
+    from .report import effect_heatmap, image_grid, influence_maps as influence_figure
+
+    k_prior, k_base, k_audit, k_maps = jax.random.split(key, 4)
+    t = cfg.traversal_values
+    q = jnp.linspace(0.05, 0.95, t, dtype=jnp.float32)
+    values = jnp.quantile(gen.sample_latent(k_prior, 1000), q, axis=0).T  # (units, t): each unit's own range
+    units = jnp.repeat(jnp.arange(gen.latent_dim), t)
+    images = _traverse(gen, gen.sample_latent(k_base, 1), do_batch(units, values.ravel()))
+    grid = np.asarray(images).reshape((gen.latent_dim, t) + images.shape[1:])
+    rep.section(f"Causal audit of {gen.name}")
+    rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=list(gen.latent_names),
+                          col_labels=[f"q{float(v):.2f}" for v in q]),
+               "traversals", "Traversals: do(unit = its prior quantile q) on one base sample; one row per unit.")
+    result = audit(gen, outcome, key=k_audit, n=cfg.samples, num_bootstrap=cfg.bootstrap, statistic=cfg.statistic,
+                   min_effect=cfg.min_effect)
+    m = result.effects
+    rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names),
+               "effects", f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap "
+               "CIs; grey cells: CI contains 0.")
+    maps = influence_maps(gen, do_batch(jnp.arange(gen.latent_dim), values[:, -1]), gen.sample_latent(k_maps, 64))
+    rep.figure(influence_figure(np.asarray(maps), names=list(gen.latent_names)), "influence",
+               "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    draw_graph(result.graph, ax=ax, reference=result.reference)
+    ax.margins(x=0.25, y=0.1)  # room for the node labels at the edges
+    truth = (" drawn against the true DAG (red: extra edge, dashed grey: missed edge); structural Hamming "
+             f"distance {result.scores['shd']}") if result.reference is not None else ""
+    rep.figure(fig, "graph", f"Graph of the detected effects{truth}.")
+    rep.table([{"score": k, "value": v} for k, v in result.scores.items() if not isinstance(v, dict)],
+              caption="audit scores")
+    return result
+
+
+# -- stylize and bench --------------------------------------------------------------------
+
+
+def run_stylize(cfg: StylizeConfig, content: str | Path, styles, out: str | Path) -> Path:
+    """Stylise ``content`` with ``styles`` into the image file ``out``; returns its path."""
+    from .models.style import GatysConfig, stylize
+
+    weights = Path(cfg.weights) if cfg.weights else None
+    if weights is not None and cfg.method == "adain" and weights.is_dir():
+        weights = weights / "adain.npz"
+    if weights is not None and not weights.is_file():
+        raise CheckpointError(f"weights file not found: {weights}")
+    print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}"
+          + (f", {cfg.steps} optimisation steps" if cfg.method == "gatys" else ""), flush=True)
+    stylize(content, list(styles), out_path=out, method=cfg.method, size=cfg.size or None,
+            style_size=cfg.style_size or None, weights=weights if cfg.method == "gatys" else None,
+            model=weights if cfg.method == "adain" else None, alpha=cfg.alpha, style_mix=cfg.style_mix or None,
+            preserve_colour=cfg.preserve_colour, config=GatysConfig(steps=cfg.steps), key=jax.random.key(cfg.seed))
+    return Path(out)
+
+
+def source_root() -> Path:
+    """The folder above the package: a source checkout when it holds ``benchmarks/``."""
+    return Path(__file__).resolve().parent.parent
+
+
+def run_bench(names, *, quick: bool, root: Path | None = None) -> int:
+    """Run ``python -m benchmarks`` of a source checkout; returns its exit status."""
+    root = source_root() if root is None else Path(root)
+    folder = root / "benchmarks"
+    if not (folder / "__main__.py").is_file():
+        raise FileNotFoundError(f"the benchmarks ship with the source repository, not with the installed package "
+                                f"(no {folder}); run `genstyle-causal bench` from a clone of the repository")
+    available = sorted(p.stem.removeprefix("bench_") for p in folder.glob("bench_*.py"))
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ConfigError(f"unknown benchmark {unknown[0]!r}; valid: {available}")
+    cmd = [sys.executable, "-m", "benchmarks", *(["--quick"] if quick else []), *names]
+    return subprocess.run(cmd, cwd=root).returncode
