@@ -13,14 +13,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import _merge, apply_overrides, from_dict, read_file, to_dict
-from .demo import MetricsSection, _metrics, _read_log
+from .config import apply_overrides, from_dict, merge, read_file, to_dict
+from .demo import MetricsSection, metrics_section
+from .io import read_jsonl
 from .errors import CheckpointError, ConfigError
 
 MODELS = ("vae", "gan", "probe", "adain")
@@ -203,9 +203,9 @@ def load_run_config(cls, saved: Path | None, path=None, overrides=()):
     """Like :func:`~genstyle_causal.config.load_config`, but starting from a saved run's values when given."""
     data = to_dict(cls())
     if saved is not None and saved.is_file():
-        _merge(data, read_file(saved))
+        merge(data, read_file(saved))
     if path is not None:
-        _merge(data, read_file(path))
+        merge(data, read_file(path))
     return from_dict(cls, apply_overrides(data, overrides, cls))
 
 
@@ -274,7 +274,7 @@ def run_train(cfg: TrainRunConfig, outdir: str | Path):
     done = ckpt.latest_step or 0
     ckpt.close()
     print("[2/2] writing the report", flush=True)
-    log = _read_log(outdir / "metrics.jsonl")
+    log = read_jsonl(outdir / "metrics.jsonl")
     train_log = [r for r in log if not any(k.startswith("eval/") for k in r)]
     names = [k for k in (train_log[-1] if train_log else {}) if k != "step"]
     from .report import image_grid, loss_curves
@@ -392,8 +392,8 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     rep.add_results(generator=gen.name, dataset=data.name, outcome=cfg.outcome, audit=result.to_dict())
     if cfg.generator == "vae" and cfg.metrics.names:
         print("[4/4] disentanglement metrics of the encoder", flush=True)
-        _metrics(rep, SimpleNamespace(metrics=cfg.metrics), jax.random.fold_in(key, 3),
-                 {"dsprites": data, "vae_task": task, "vae_params": state.params}, outdir)
+        metrics_section(rep, cfg.metrics, jax.random.fold_in(key, 3), data, task, state.params,
+                        label=f"{task.config.objective}-VAE")
     else:
         print("[4/4] no encoder: metrics skipped", flush=True)
     return rep

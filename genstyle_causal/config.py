@@ -100,14 +100,15 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     """Defaults of ``cls``, updated by the file at ``path`` and then by ``overrides``."""
     data = to_dict(cls())
     if path is not None:
-        _merge(data, read_file(path))
+        merge(data, read_file(path))
     return from_dict(cls, apply_overrides(data, overrides, cls))
 
 
-def _merge(base: dict, update: dict) -> None:
+def merge(base: dict, update: dict) -> None:
+    """Recursively update nested plain data ``base`` with ``update`` (in place)."""
     for k, v in update.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
+            merge(base[k], v)
         else:
             base[k] = v
 

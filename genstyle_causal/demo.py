@@ -143,6 +143,7 @@ def _datasets(rep, cfg, key, state, outdir):
 def _train_vae(rep, cfg, key, state, outdir):
     """Train the β-VAE on dSprites (checkpointed, resumable)."""
     from .data import DSprites
+    from .io import read_jsonl
     from .models.vae import VAEConfig, VAETask, vae_generator
     from .report import image_grid, loss_curves
     from .train import Checkpoints, TrainConfig, fit
@@ -164,7 +165,7 @@ def _train_vae(rep, cfg, key, state, outdir):
     state["dsprites"] = data
 
     rep.section(f"Training the {v.objective}-VAE (β = {v.beta})")
-    log = _read_log(outdir / "vae" / "metrics.jsonl")  # the whole run, also when it resumed
+    log = read_jsonl(outdir / "vae" / "metrics.jsonl")  # the whole run, also when it resumed
     curves = {k: [r[k] for r in log if k in r] for k in ("loss", "recon", "kl")}
     rep.figure(loss_curves(curves, steps=[r["step"] for r in log if "loss" in r]), "vae-loss",
                "Loss, reconstruction negative log-likelihood and KL (nats) during training.")
@@ -180,12 +181,6 @@ def _train_vae(rep, cfg, key, state, outdir):
     rep.text(f"{v.steps} steps of batch {v.batch_size}: {speed}; final loss {last.get('loss', float('nan')):.2f}, "
              f"reconstruction {last.get('recon', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f} nats.")
     rep.add_results(vae={"steps": v.steps, "seconds": seconds, "final": last})
-
-
-def _read_log(path: Path) -> list[dict]:
-    import json
-
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def _train_probe(rep, cfg, key, state, outdir):
@@ -248,38 +243,42 @@ def _audit_vae(rep, cfg, key, state, outdir):
 
 def _metrics(rep, cfg, key, state, outdir):
     """Disentanglement metrics of the VAE and of the dSprites oracle."""
+    metrics_section(rep, cfg.metrics, key, state["dsprites"], state["vae_task"], state["vae_params"],
+                    label=f"{cfg.vae.objective}-VAE")
+
+
+def metrics_section(rep, settings: MetricsSection, key, data, task, params, *, label: str) -> dict:
+    """Report section: metrics of a VAE's encoder mean beside the dataset oracle's ceiling; returns the results."""
     from flax import nnx
 
-    from .metrics import evaluate
-    from .metrics._common import oracle_code
+    from .metrics import evaluate, oracle_code
 
-    data, task, params = state["dsprites"], state["vae_task"], state["vae_params"]
     graphdef, enc = nnx.split(task.model(params).encoder)
     encode = jax.jit(lambda x: nnx.merge(graphdef, enc)(x)[0])
-    names = list(cfg.metrics.names)
-    n = cfg.metrics.samples
+    n = settings.samples
     sizes = {
         "mig": {"num_train": n},
-        "dci": {"num_train": n, "num_test": n // 2, "estimator": cfg.metrics.dci_estimator},
+        "dci": {"num_train": n, "num_test": n // 2, "estimator": settings.dci_estimator},
         "sap": {"num_train": n, "num_test": n // 2},
         "modularity_explicitness": {"num_train": n, "num_test": n // 2},
         "irs": {"num_train": n},
-        "factor_vae": {"num_train": cfg.metrics.votes, "num_eval": cfg.metrics.votes // 2, "num_variance_estimate": n},
-        "beta_vae": {"num_train": cfg.metrics.votes, "num_eval": cfg.metrics.votes // 2},
+        "factor_vae": {"num_train": settings.votes, "num_eval": settings.votes // 2, "num_variance_estimate": n},
+        "beta_vae": {"num_train": settings.votes, "num_eval": settings.votes // 2},
     }
+    names = list(settings.names)
     opts = {m: sizes[m] for m in names if m in sizes}
-    rows = []
-    results = {}
-    for label, rep_fn in (("β-VAE", encode), ("oracle", oracle_code(data))):
-        res = evaluate(rep_fn, data, names, key=key, options=opts)
-        results[label] = res
-        rows.append({"representation": label, **_headline(res["metrics"])})
+    rows, results = [], {}
+    for name, representation in ((label, encode), ("oracle", oracle_code(data))):
+        res = evaluate(representation, data, names, key=key, options=opts)
+        results[name] = res
+        rows.append({"representation": name, **_headline(res["metrics"])})
     rep.section("Disentanglement metrics")
-    rep.text("The oracle's code is the true factor vector, so its scores are the ceiling each metric can reach "
-             "on dSprites; the gap to it is what the VAE did not disentangle.")
-    rep.table(rows, caption=f"higher is better; {n} samples per metric, {cfg.metrics.votes} votes for the "
-              f"FactorVAE score, DCI with the '{cfg.metrics.dci_estimator}' importance estimator")
+    rep.text(f"The oracle's code is the true factor vector, so its scores are the ceiling each metric can reach "
+             f"on {data.name}; the gap to it is what the {label} did not disentangle.")
+    rep.table(rows, caption=f"higher is better; {n} samples per metric, {settings.votes} votes for the "
+              f"FactorVAE score, DCI with the '{settings.dci_estimator}' importance estimator")
     rep.add_results(metrics=results)
+    return results
 
 
 def _headline(metrics: dict) -> dict:

@@ -41,6 +41,12 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The records of a JSON-lines file (e.g. a training log); ``[]`` if it does not exist."""
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     """JSON with numpy/JAX scalars and arrays converted to plain Python values (anything else: ``str``)."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_plain) + "\n")
