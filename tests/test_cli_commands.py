@@ -1,15 +1,10 @@
 """``train``, ``audit``, ``stylize`` and ``bench`` as a user runs them: tiny end-to-end runs and clean errors.
 
-The runs go through subprocesses (the real entry point). At these tiny sizes XLA's
-compile time dominates, so the subprocesses use backend optimisation level 0
-(compiles about 2.5× faster on CPU and changes nothing these tests check) and share
-one persistent compilation cache (the resumed run reuses the first run's programs).
+The runs go through subprocesses (the real entry point), compiled fast and sharing one
+compilation cache (``run_cli`` in conftest; the resumed run reuses the first run's programs).
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,37 +14,19 @@ from genstyle_causal.cli import main
 from genstyle_causal.commands import run_bench
 
 
-FAST_COMPILE = {"XLA_FLAGS": "--xla_backend_optimization_level=0", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    FAST_COMPILE["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("xla-cache"))
-    yield
-    del FAST_COMPILE["JAX_COMPILATION_CACHE_DIR"]
-
-
-def cli(*args, sets=(), timeout=600):
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1", **FAST_COMPILE)
-    argv = [sys.executable, "-m", "genstyle_causal", *args]
-    for item in sets:
-        argv += ["--set", item]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
-
-
 def steps_logged(run_dir):
     return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
-def vae_run(tmp_path_factory):
+def vae_run(run_cli, tmp_path_factory):
     """A 2-step VAE run on 32×32 dSprites, then resumed to 4 steps by `train --out DIR --set steps=4` alone."""
     out = tmp_path_factory.mktemp("train") / "vae"
-    first = cli("train", "--out", str(out), sets=["image_size=32", "steps=2", "steps_per_call=1", "batch_size=8",
+    first = run_cli("train", "--out", str(out), sets=["image_size=32", "steps=2", "steps_per_call=1", "batch_size=8",
                                                    "checkpoint_every=0", "vae.latent=4"])
     assert first.returncode == 0, first.stderr[-3000:]
     assert steps_logged(out) == [1, 2]
-    second = cli("train", "--out", str(out), sets=["steps=4"])  # the rest comes from the run's train.json
+    second = run_cli("train", "--out", str(out), sets=["steps=4"])  # the rest comes from the run's train.json
     assert second.returncode == 0, second.stderr[-3000:]
     return out, second
 
@@ -68,10 +45,10 @@ def test_train_writes_a_resumable_run_with_report(vae_run):
 
 
 @pytest.mark.slow
-def test_audit_of_a_trained_vae(vae_run, tmp_path):
+def test_audit_of_a_trained_vae(run_cli, vae_run, tmp_path):
     run_dir, _ = vae_run
     out = tmp_path / "audit"
-    run = cli("audit", "--out", str(out), sets=[
+    run = run_cli("audit", "--out", str(out), sets=[
         "generator=vae", f"run={run_dir}", "samples=16", "bootstrap=20", "traversal_values=3",
         "metrics.names=mig", "metrics.samples=200"])
     assert run.returncode == 0, run.stderr[-3000:]
@@ -86,9 +63,9 @@ def test_audit_of_a_trained_vae(vae_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_audit_of_the_pendulum_oracle_recovers_the_true_dag(tmp_path):
+def test_audit_of_the_pendulum_oracle_recovers_the_true_dag(run_cli, tmp_path):
     out = tmp_path / "pendulum"
-    run = cli("audit", "--out", str(out), sets=["dataset=pendulum", "image_size=32", "samples=64", "bootstrap=100",
+    run = run_cli("audit", "--out", str(out), sets=["dataset=pendulum", "image_size=32", "samples=64", "bootstrap=100",
                                                  "statistic=magnitude", "min_effect=0.05", "traversal_values=3"])
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -98,13 +75,13 @@ def test_audit_of_the_pendulum_oracle_recovers_the_true_dag(tmp_path):
         (e["source"], e["target"]) for e in results["audit"]["graph"]["edges"])
 
 
-def test_stylize_two_tiny_images(tmp_path):
+def test_stylize_two_tiny_images(run_cli, tmp_path):
     rng = np.random.default_rng(0)
     content, style = tmp_path / "content.png", tmp_path / "style.png"
     Image.fromarray(rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)).save(content)
     Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(style)
     out = tmp_path / "out.png"
-    run = cli("stylize", str(content), str(style), "--out", str(out), sets=["steps=2"])
+    run = run_cli("stylize", str(content), str(style), "--out", str(out), sets=["steps=2"])
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().splitlines()[-1] == str(out.resolve())
     with Image.open(out) as im:
@@ -144,14 +121,14 @@ def test_bench_outside_a_source_checkout_says_where_benchmarks_live(tmp_path):
         run_bench([], quick=True, root=tmp_path)
 
 
-def test_subprocess_error_has_no_traceback(tmp_path):
-    run = cli("audit", "--out", str(tmp_path / "a"), "--set", "generator=vae", timeout=120)
+def test_subprocess_error_has_no_traceback(run_cli, tmp_path):
+    run = run_cli("audit", "--out", str(tmp_path / "a"), "--set", "generator=vae", timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip() == "genstyle-causal audit: error: generator 'vae' needs --set run=TRAIN_DIR (a `genstyle-causal train` run)"
 
 
-def test_help_lists_every_config_key():
-    run = cli("train", "--help", timeout=120)
+def test_help_lists_every_config_key(run_cli):
+    run = run_cli("train", "--help", timeout=120)
     assert run.returncode == 0
     for key in ("model:", "dataset:", "image_size:", "steps:", "batch_size:", "seed:", "steps_per_call:",
                 "checkpoint_every:", "vae.*", "--show-config"):

@@ -1,9 +1,6 @@
 """The command line as a user meets it: the tiny demo end to end, and clean errors."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,19 +11,13 @@ TINY = [
 ]
 
 
-def cli(*args, timeout=600):
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "genstyle_causal", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
 @pytest.mark.slow
-def test_tiny_demo_writes_a_complete_report(tmp_path):
+def test_tiny_demo_writes_a_complete_report(run_cli, tmp_path):
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out)]
     for item in TINY:
         args += ["--set", item]
-    run = cli(*args)
+    run = run_cli(*args)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"report: {out / 'report.html'}" in run.stdout
     html = (out / "report.html").read_text()
@@ -40,7 +31,7 @@ def test_tiny_demo_writes_a_complete_report(tmp_path):
     assert results["metrics"]["oracle"]["metrics"]["dci"]["disentanglement"] > 0.9
     assert results["oracle_pendulum"]["scores"]["shd"] == 0
     assert json.loads((out / "config.json").read_text())["vae"]["steps"] == 20
-    rerender = cli("report", str(out))  # a finished run's report can be rebuilt from its directory
+    rerender = run_cli("report", str(out))  # a finished run's report can be rebuilt from its directory
     assert rerender.returncode == 0 and (out / "report.html").read_text() == html
 
 
@@ -51,12 +42,12 @@ def test_tiny_demo_writes_a_complete_report(tmp_path):
     (["demo", "--set", "vae.steps=many"], "'vae.steps' expects int"),
     (["demo", "--config", "/no/such.toml"], "config file not found: /no/such.toml"),
 ])
-def test_cli_errors_are_one_clean_line(args, message):
-    run = cli(*args, timeout=120)
+def test_cli_errors_are_one_clean_line(run_cli, args, message):
+    run = run_cli(*args, timeout=120)
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
 
 
-def test_show_config_prints_resolved_values():
-    run = cli("demo", "--set", "vae.beta=8", "--show-config", timeout=120)
+def test_show_config_prints_resolved_values(run_cli):
+    run = run_cli("demo", "--set", "vae.beta=8", "--show-config", timeout=120)
     assert run.returncode == 0 and json.loads(run.stdout)["vae"]["beta"] == 8.0

@@ -1,6 +1,5 @@
 """Every notebook in ``notebooks/`` executes top to bottom at its tiny size (``GENSTYLE_NOTEBOOK_SMALL=1``)."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -15,23 +14,17 @@ def test_every_notebook_is_tested():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
 
 
-@pytest.fixture(scope="module")
-def compile_cache(tmp_path_factory):
-    """One persistent XLA cache for the three kernels: they compile the same tiny VAE step and renderers."""
-    return tmp_path_factory.mktemp("jax-cache")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_executes(name, monkeypatch, compile_cache):
-    """Runs in the notebook's folder with the ``python3`` kernel of this interpreter; any cell error fails."""
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(compile_cache))
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+def test_notebook_executes(name, monkeypatch, fast_compile_env):
+    """Runs in the notebook's folder with the ``python3`` kernel of this interpreter; any cell error fails.
+
+    The kernels share the session's compilation cache: the notebooks compile the same tiny VAE step and renderers.
+    """
+    for var, value in fast_compile_env.items():
+        monkeypatch.setenv(var, value)
     monkeypatch.setenv("GENSTYLE_NOTEBOOK_SMALL", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", str(NOTEBOOKS.parent))  # the package is used from the checkout
-    # tiny runs are all compilation: the lowest XLA CPU optimisation level halves it
-    monkeypatch.setenv("XLA_FLAGS", (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip())
     path = NOTEBOOKS / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
