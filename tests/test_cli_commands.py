@@ -57,7 +57,7 @@ def test_audit_of_a_trained_vae(run_cli, vae_run, tmp_path):
     effects = results["audit"]["effects"]
     # 4 latent units × the dSprites readout (size, x, y)
     assert np.asarray(effects["effect"]).shape == (4, 3) and effects["outcome_names"] == ["size", "x", "y"]
-    assert "mig" in results["metrics"]["β-VAE"]["metrics"]
+    assert "mig" in results["metrics"]["beta-VAE"]["metrics"]  # labelled by the run's objective
     html = (out / "report.html").read_text()
     assert all(f'id="{f}"' in html for f in ("traversals", "effects", "influence", "graph"))
 
