@@ -29,7 +29,7 @@ class VAESection:
     objective: str = "beta"
     beta: float = 4.0
     latent: int = 10
-    steps: int = 3000
+    steps: int = 1500
     batch_size: int = 64
     learning_rate: float = 5e-4
     steps_per_call: int = 50
@@ -39,7 +39,7 @@ class VAESection:
 class ProbeSection:
     """The CNN that reads the true factors back from images."""
 
-    steps: int = 1500
+    steps: int = 800
     batch_size: int = 64
 
 
