@@ -428,7 +428,6 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
                "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     draw_graph(result.graph, ax=ax, reference=result.reference)
-    ax.margins(x=0.25, y=0.1)  # room for the node labels at the edges
     truth = (" drawn against the true DAG (red: extra edge, dashed grey: missed edge); structural Hamming "
              f"distance {result.scores['shd']}") if result.reference is not None else ""
     rep.figure(fig, "graph", f"Graph of the detected effects{truth}.")

@@ -117,5 +117,6 @@ def draw_graph(graph: nx.DiGraph, ax=None, reference: nx.DiGraph | None = None):
     if reference is not None:
         missed = [e for e in reference.edges if not graph.has_edge(*e)]
         nx.draw_networkx_edges(union, pos, edgelist=missed, ax=ax, style="dashed", edge_color="grey", node_size=900)
+    ax.margins(x=0.25, y=0.1)  # room for the node labels at the edges
     ax.set_axis_off()
     return ax

@@ -66,7 +66,8 @@ def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequ
     for i in range(len(units)):
         for j in range(len(outcomes)):
             text = f"{effect[i, j]:.2g}\n[{lower[i, j]:.2g}, {upper[i, j]:.2g}]" if significant[i, j] else "~0"
-            ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="black")
+            dark = significant[i, j] and abs(shown[i, j]) > 0.6
+            ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
     ax.set_xticks(range(len(outcomes)), outcomes, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(units)), units, fontsize=8)
     ax.set_xlabel("outcome")
