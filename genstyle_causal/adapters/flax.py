@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Sequence
 
+from ..errors import ConfigError
 from ..generator import Generator
 from .staging import staged_generator
 
@@ -80,6 +81,11 @@ class LinenForward:
             return self.module.apply(variables, z, method=self.method)
 
 
+def _check_method(model, method: Method) -> None:
+    if isinstance(method, str) and not callable(getattr(model, method, None)):
+        raise ConfigError(f"{type(model).__name__} has no method {method!r} to generate with")
+
+
 def _call(model, method: Method, z):
     return getattr(model, method)(z) if isinstance(method, str) else method(model, z)
 
@@ -107,6 +113,7 @@ def nnx_generator(
     """
     from flax import nnx
 
+    _check_method(model, method)
     graphdef, state = nnx.split(model)
     return staged_generator(NNXForward(graphdef, method), state, latent_dim, layers=layers, prior=prior,
                             latent_names=latent_names, output=output, name=name or type(model).__name__)
@@ -126,6 +133,7 @@ def linen_generator(
 ) -> Generator:
     """A :class:`Generator` from a Linen module and its variables (the generator's params); arguments as :func:`nnx_generator`,
     with ``method`` a method name or ``fn(module, z)`` as ``Module.apply`` takes it."""
+    _check_method(module, method)
     return staged_generator(LinenForward(module, method), variables, latent_dim,
                             layers=layers, prior=prior, latent_names=latent_names, output=output,
                             name=name or type(module).__name__)
