@@ -32,7 +32,7 @@ Hook = Callable[[str, Any], Any]
 Forward = Callable[[Any, jax.Array, Hook, "frozenset[str] | None"], Any]
 
 
-class _Reached(Exception):
+class Reached(Exception):
     """Carries a stage's output out of the rest of the forward pass."""
 
     def __init__(self, value):
@@ -67,13 +67,13 @@ class TapStage:
                                      f"got {h.shape}")
                 value = h.astype(value.dtype)
             if path == self.stop:
-                raise _Reached(value)
+                raise Reached(value)
             return value
 
         paths = frozenset(p for p in (self.start, self.stop) if p is not None)
         try:
             out = self.forward(params, z, hook, paths)
-        except _Reached as reached:
+        except Reached as reached:
             return reached.value
         return out if self.output is None else self.output(out)
 
@@ -97,6 +97,19 @@ def _is_array(value) -> bool:
 def tappable(calls: dict[str, list]) -> tuple[str, ...]:
     """Paths called exactly once with one array output of batch size 2 (the probe batch)."""
     return tuple(p for p, outs in calls.items() if len(outs) == 1 and outs[0] is not None)
+
+
+def check_layers(layers: Sequence[str], calls, valid: Sequence[str], name: str) -> list[str]:
+    """``layers`` as a list after checking that each is a valid layer and that they come in forward order."""
+    layers = list(layers)
+    for layer in layers:
+        if layer not in valid:
+            why = "is called more than once" if layer in calls else "is not a submodule called by the forward pass"
+            raise LayerError(f"layer {layer!r} of {name!r} {why}; valid layers: {list(valid)}")
+    order = [p for p in valid if p in layers]
+    if order != layers:
+        raise LayerError(f"layers of {name!r} must be listed in forward order: {order}")
+    return layers
 
 
 def cut_problem(forward: Forward, params, latent_dim: int, layer: str, shape) -> str | None:
@@ -143,19 +156,13 @@ def staged_generator(
     if layers is None:
         chosen = [p for p in valid if cut_problem(forward, params, latent_dim, p, calls[p][0]) is None]
     else:
-        chosen = list(layers)
+        chosen = check_layers(layers, calls, valid, name)
         for layer in chosen:
-            if layer not in valid:
-                why = "is called more than once" if layer in calls else "is not a submodule called by the forward pass"
-                raise LayerError(f"layer {layer!r} of {name!r} {why}; valid layers: {list(valid)}")
             problem = cut_problem(forward, params, latent_dim, layer, calls[layer][0])
             if problem:
                 raise LayerError(f"layer {layer!r} of {name!r} does not cut the forward pass: {problem}; interventions "
                                  f"there would need the latent. Layers that do: "
                                  f"{[p for p in valid if cut_problem(forward, params, latent_dim, p, calls[p][0]) is None]}")
-        order = [p for p in valid if p in chosen]
-        if order != chosen:
-            raise LayerError(f"layers of {name!r} must be listed in forward order: {order}")
     bounds = [None, *chosen, None]
     stages = [Stage(s if s is not None else IMAGE, TapStage(forward, a, s, latent_dim, output))
               for a, s in zip(bounds[:-1], bounds[1:])]

@@ -32,13 +32,7 @@ import torch
 from ..errors import ConfigError, LayerError, ShapeError
 from ..generator import Generator, Stage
 from ..models.vae import StandardNormal
-from .staging import IMAGE, check_images
-
-
-class _Reached(Exception):
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
+from .staging import IMAGE, Reached, check_images, check_layers
 
 
 def _to_jax_layout(t: torch.Tensor) -> np.ndarray:
@@ -77,7 +71,7 @@ class TorchRunner:
                 handles.append(modules[stop].register_forward_hook(_stop_hook))
             try:
                 out = self.module(z)
-            except _Reached as reached:
+            except Reached as reached:
                 out = reached.value
             finally:
                 for handle in handles:
@@ -87,7 +81,7 @@ class TorchRunner:
 
 
 def _stop_hook(module, inputs, output):
-    raise _Reached(output)
+    raise Reached(output)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,13 +151,7 @@ def _record(module, latent_dim: int, layers: list[str], name: str):
             handle.remove()
     valid = [n for n, outs in calls.items() if len(outs) == 1 and isinstance(outs[0], torch.Tensor)
              and outs[0].ndim >= 2 and outs[0].shape[0] == 2]
-    for layer in layers:
-        if layer not in valid:
-            why = "is called more than once" if layer in calls else "is not a submodule called by the forward pass"
-            raise LayerError(f"layer {layer!r} of {name!r} {why}; valid layers: {valid}")
-    order = [n for n in valid if n in layers]
-    if order != layers:
-        raise LayerError(f"layers of {name!r} must be listed in forward order: {order}")
+    check_layers(layers, calls, valid, name)
     if not isinstance(out, torch.Tensor) or out.ndim != 4:
         raise ShapeError(f"module {name!r} must output an image batch (n, C, H, W); for 2 latents it gives "
                          f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}")
