@@ -13,8 +13,8 @@ from genstyle_causal.causal.graph import structural_hamming_distance
 from genstyle_causal.data import Pendulum
 from genstyle_causal.errors import ConfigError, UnitError
 from genstyle_causal.models.causalvae import (
-    CausalVAEConfig, CausalVAETask, MaskLayer, abduct, acyclicity, causal_layer, causalvae_generator, concept_values,
-    do_concepts, mask_layer, solve_concepts,
+    CausalVAEConfig, CausalVAETask, LearnedSCM, MaskLayer, abduct, acyclicity, causal_layer, causalvae_generator,
+    mask_layer,
 )
 from genstyle_causal.models.probe import FactorBatches
 from genstyle_causal.train import TrainConfig, fit
@@ -23,6 +23,14 @@ from genstyle_causal.train import TrainConfig, fit
 CHAIN = np.array([[0.0, 2.0, -1.0], [0.0, 0.0, 0.5], [0.0, 0.0, 0.0]], np.float32)
 # a second SCM, not in topological index order: z2 = e2; z0 = 3 z2 + e0; z1 = −z0 + e1
 REORDERED = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, 0.0], [3.0, 0.0, 0.0]], np.float32)
+
+
+def _scm(adjacency):
+    """A fresh mask layer on ``adjacency`` as a LearnedSCM whose concepts span [-1, 1] (standardising is the identity)."""
+    d = adjacency.shape[0]
+    config = CausalVAEConfig(concepts=tuple("abc"[:d]), label_low=(-1.0,) * d, label_high=(1.0,) * d)
+    graphdef, params = nnx.split(MaskLayer(d, 8, rngs=nnx.Rngs(0)))
+    return LearnedSCM(graphdef, config, tuple(map(tuple, adjacency.tolist()))), {"mask": params}
 
 
 def _ancestral(adjacency, eps, order):
@@ -40,18 +48,18 @@ def test_causal_and_mask_layers_reproduce_a_linear_scm(adjacency, order):
     np.testing.assert_allclose(np.asarray(causal_layer(a, jnp.asarray(eps))), expected, rtol=1e-5, atol=1e-5)
     mask = MaskLayer(3, 8, rngs=nnx.Rngs(0))  # a fresh mask layer is the linear SCM of A (its MLPs output 0)
     np.testing.assert_allclose(np.asarray(mask_layer(mask, a, jnp.asarray(expected), jnp.asarray(eps))), expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(solve_concepts(mask, a, jnp.asarray(eps))), expected, rtol=1e-5, atol=1e-5)
+    scm, params = _scm(adjacency)
+    np.testing.assert_allclose(np.asarray(scm.solve(jnp.asarray(eps), params=params)), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(abduct(mask, a, jnp.asarray(expected))), eps, rtol=1e-5, atol=1e-5)
 
 
 def test_hard_do_recomputes_descendants_only():
-    a = jnp.asarray(CHAIN)
+    scm, params = _scm(CHAIN)
     eps = jax.random.normal(jax.random.key(1), (4, 3))
-    mask = MaskLayer(3, 8, rngs=nnx.Rngs(0))
-    z = np.asarray(solve_concepts(mask, a, eps, {1: 3.0}))
+    z = np.asarray(scm.solve(eps, params=params, set_mask=jnp.asarray([False, True, False]), set_values=jnp.full((3,), 3.0)))
     e = np.asarray(eps)
     np.testing.assert_allclose(z[:, 0], e[:, 0], atol=1e-6)  # the parent keeps its value
-    np.testing.assert_allclose(z[:, 1], 3.0)
+    np.testing.assert_allclose(z[:, 1], 3.0, rtol=1e-6)
     np.testing.assert_allclose(z[:, 2], -e[:, 0] + 1.5 + e[:, 2], atol=1e-5)  # the child follows the new value
 
 
@@ -92,20 +100,22 @@ def test_tiny_run_lowers_loss_and_prunes_the_false_edge(pendulum_run):
 def test_hard_do_on_a_learned_concept_leaves_non_descendants_unchanged(pendulum_run):
     data, task, _, state, _ = pendulum_run
     g = causalvae_generator(task, state, data, key=jax.random.key(4), n=512)
-    assert g.layer_names[:2] == ("latent", "variables") and g.latent_names[0] == "pendulum_angle_noise"
-    eps = g.sample_latent(jax.random.key(5), 16)
-    base = np.asarray(concept_values(g, eps))
-    graph = task.graph(state, data.sample_factors(jax.random.key(4), 512))
-    for concept, value in [("pendulum_angle", 0.3), ("shadow_position", 5.0)]:
-        after = np.asarray(concept_values(g, eps, {concept: value}))
-        np.testing.assert_allclose(after[:, data.factor_index(concept)], value, rtol=1e-6)
+    assert g.layer_names[:2] == ("latent", "variables") and g.latent_names[0] == "u_pendulum_angle"
+    scm = g.stages[0].fn
+    u = g.sample_latent(jax.random.key(5), 16)
+    base = np.asarray(g.run(u, stop="variables"))
+    for concept, value in [("pendulum_angle", 0.3), ("shadow_position", 5.0), ("light_angle", 2.0)]:
+        i = data.factor_index(concept)
+        after = np.asarray(scm.solve(u, params=g.params, set_mask=jnp.arange(4) == i, set_values=jnp.full((4,), value)))
+        np.testing.assert_allclose(after[:, i], value, rtol=1e-6)
         for other in data.factor_names:
-            if other != concept and other not in nx.descendants(graph, concept):
+            if other != concept and other not in scm.descendants(concept):
                 np.testing.assert_array_equal(after[:, data.factor_index(other)], base[:, data.factor_index(other)])
-    images = jax.jit(lambda g, e: do_concepts(g, e, {"light_angle": 2.0}))(g, eps)
-    assert images.shape == (16, 16, 16, 3)
+    # the causes' descendants are the shadow variables the learned graph gives them
+    assert scm.descendants("pendulum_angle") <= {"light_angle", "shadow_position", "shadow_length"}
+    assert scm.graph().edges == task.graph(state, data.sample_factors(jax.random.key(4), 512)).edges
     with pytest.raises(UnitError, match="unknown concept 'shadow'"):
-        concept_values(g, eps, {"shadow": 1.0})
+        scm.index("shadow")
 
 
 def test_config_errors_name_the_field():

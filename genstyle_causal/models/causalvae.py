@@ -37,10 +37,9 @@ mean absolute derivative ``E|∂g_i/∂u_j|`` over the labels reaches
 L1 penalty on ``A`` and an L2 penalty on the MLPs' first layers make unused edges fade.
 
 The trained model is a *structural* generator (:func:`causalvae_generator`): its
-latent units are the exogenous noises, its ``variables`` stage solves the mask
-layer's SCM on the learned DAG (``|A| ≥ edge_threshold``, the NOTEARS pruning) and
-returns the concepts in the dataset's units, and :func:`solve_concepts` takes hard
-interventions ``do(c_i = v)`` on any concept.
+latent units are the exogenous noises, its ``variables`` stage (:class:`LearnedSCM`)
+solves the mask layer's SCM on the learned DAG and returns the concepts in the
+dataset's units, and hard interventions ``do(c_i = v)`` act on any concept.
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ import optax
 from flax import nnx
 
 from ..data.base import GroundTruthData
-from ..errors import ConfigError, UnitError
+from ..errors import ConfigError, FactorError, UnitError
 from ..generator import Generator, Stage
 from ..train import TrainState, apply_optimizer
 from .vae import Decoder, DecoderStage, Encoder, VAEConfig, bernoulli_nll, gaussian_kl, reparameterize
@@ -108,28 +107,6 @@ class MaskLayer(nnx.Module):
 def mask_layer(mask: MaskLayer, adjacency: jax.Array, z: jax.Array, eps: jax.Array) -> jax.Array:
     """``c_i = g_i(A[:, i] ∘ z) + ε_i``: every concept recomputed from its parents' values ``z``."""
     return mask(parent_inputs(adjacency, z)) + eps
-
-
-def solve_concepts(mask: MaskLayer, adjacency: jax.Array, eps: jax.Array, do: Mapping[int, float | jax.Array] | None = None) -> jax.Array:
-    """The concepts of the mask layer's SCM ``c = g(A ∘ c) + ε`` on a DAG, under hard interventions ``do``.
-
-    ``do`` maps concept indices to values (standardised units; scalars or ``(n,)``):
-    those concepts are set, their descendants recomputed, every other concept
-    keeps its value. ``d`` passes of the fixed-point update solve any DAG
-    exactly (pass k fixes the concepts at depth < k); ``adjacency`` must be
-    acyclic (see :meth:`CausalVAETask.dag`).
-    """
-    do = dict(do or {})
-
-    def clamp(c):
-        for i, v in do.items():
-            c = c.at[:, i].set(jnp.broadcast_to(jnp.asarray(v, c.dtype), c.shape[:1]))
-        return c
-
-    c = clamp(eps)
-    for _ in range(adjacency.shape[0]):
-        c = clamp(mask_layer(mask, adjacency, c, eps))
-    return c
 
 
 def abduct(mask: MaskLayer, adjacency: jax.Array, concepts: jax.Array) -> jax.Array:
@@ -314,16 +291,24 @@ class CausalVAETask:
         return nnx.merge(self.graphdef, params["model"])
 
     def loss(self, model_params, dual, batch, *, key: jax.Array) -> tuple[jax.Array, dict]:
-        """``(total, metrics)`` of one batch ``(factors, images)``; pure in every argument."""
+        """``(total, metrics)`` of one batch ``(factors, images)``; pure in every argument.
+
+        The SCM (``A`` and the mechanisms ``g``) gets its gradient from the label
+        fit, sparsity and acyclicity terms only; the image terms see it as fixed
+        and train the encoder and decoder to read and draw its concepts. Joint
+        gradients let the image terms pull ``A`` towards linear regressions of
+        the labels, which starves the nonlinear mechanisms of the pendulum.
+        """
         c = self.config
         factors, x = batch
         m = nnx.merge(self.graphdef, model_params)
+        scm = nnx.merge(self.graphdef, jax.lax.stop_gradient(model_params))  # A and g as the image path sees them
         a = m.adjacency
         u = c.standardize(factors.astype(jnp.float32))
         mean, logvar = m.encoder(x)
         eps = reparameterize(mean, logvar, key=key)
-        z = causal_layer(a, eps)
-        concepts = mask_layer(m.mask, a, z, eps)
+        z = causal_layer(scm.adjacency, eps)
+        concepts = mask_layer(scm.mask, scm.adjacency, z, eps)
         recon = jnp.mean(bernoulli_nll(m.decoder(concepts), x))
         kl = jnp.mean(gaussian_kl(mean, logvar).sum(axis=1))
         prior_z = 0.5 * jnp.mean(jnp.sum((z - u) ** 2, axis=1))
@@ -379,9 +364,9 @@ class CausalVAETask:
         strength = self.edge_strength(state, factors)
         return adjacency_graph(np.where(self.dag(state, factors) != 0, strength, 0.0), self.config.concepts)
 
-    def encode(self, state: TrainState, images: jax.Array) -> jax.Array:
-        """Posterior means of the exogenous noises ``(n, d)`` (the abduction step of a counterfactual)."""
-        return _encode(self.graphdef, state.params["model"], images)
+    def concepts(self, state: TrainState, images: jax.Array) -> jax.Array:
+        """The concepts ``(n, d)`` the model reads from images, in the dataset's units (encoder means → causal → mask layer)."""
+        return self.config.unstandardize(_concepts(self.graphdef, state.params["model"], images))
 
 
 @jax.jit
@@ -393,8 +378,10 @@ def _edge_strength(graphdef, params, u):
 
 
 @jax.jit
-def _encode(graphdef, params, images):
-    return nnx.merge(graphdef, params).encoder(images)[0]
+def _concepts(graphdef, params, images):
+    m = nnx.merge(graphdef, params)
+    eps = m.encoder(images)[0]
+    return mask_layer(m.mask, m.adjacency, causal_layer(m.adjacency, eps), eps)
 
 
 def adjacency_graph(adjacency, names: Sequence[str]) -> nx.DiGraph:
@@ -414,7 +401,7 @@ QUANTILE_LEVELS = 101
 
 @dataclasses.dataclass(frozen=True)
 class NoiseMarginals:
-    """``prior(key, n) -> ε (n, d)``: independent noises, each drawn from a tabulated quantile function.
+    """``prior(key, n) -> u (n, d)``: independent noises, each drawn from a tabulated quantile function.
 
     The tables are the empirical quantiles of the noises abducted from the
     dataset's labels, so generated concepts follow the data's label distribution
@@ -431,16 +418,83 @@ class NoiseMarginals:
 
 
 @dataclasses.dataclass(frozen=True)
-class VariablesStage:
-    """Stage ``ε -> concepts`` in the dataset's units: the mask layer's SCM solved on the pruned DAG ``params["dag"]``."""
+class LearnedSCM:
+    """The trained mask layer on its learned DAG as a structural causal model over the concepts.
+
+    The ``variables`` stage of a CausalVAE generator: noise ``u`` (standardised
+    units) → concepts in the dataset's units, ``c_i = g_i(A[:, i] ∘ c) + u_i``.
+    It follows the structural-model protocol of :class:`genstyle_causal.structural.SCM`
+    (``variable_names``, ``index``, ``graph``, ``check_values``, ``solve`` with
+    hard do, shift and hold), so ``Do("light_angle", 1.5)`` on the generator is a
+    hard intervention: descendants in the learned DAG follow their learned
+    mechanisms, every other concept stays bit-identical. The mechanisms' weights
+    come from the generator's ``params["mask"]``; the DAG is static.
+    """
 
     graphdef: nnx.GraphDef
     config: CausalVAEConfig
+    dag: tuple[tuple[float, ...], ...]
+    layer: str = "variables"
 
-    def __call__(self, params, eps: jax.Array, do: Mapping[int, jax.Array] | None = None) -> jax.Array:
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        return self.config.concepts
+
+    @property
+    def num_variables(self) -> int:
+        return self.config.num_concepts
+
+    def index(self, name: str) -> int:
+        return self.config.concept_index(name)
+
+    def graph(self) -> nx.DiGraph:
+        return adjacency_graph(np.asarray(self.dag), self.variable_names)
+
+    def descendants(self, name: str) -> set[str]:
+        return nx.descendants(self.graph(), name)
+
+    def check_values(self, names: Sequence[str], values) -> None:
+        """Raise :class:`FactorError` if a concrete do-value lies outside its concept's label range."""
+        c = self.config
+        for name, value in zip(names, np.broadcast_to(np.asarray(values, np.float64), (len(names),))):
+            i = self.index(name)
+            tol = 1e-6 * (c.label_high[i] - c.label_low[i])
+            if not c.label_low[i] - tol <= value <= c.label_high[i] + tol:
+                raise FactorError(f"do({name} = {value:g}) is outside the concept's range [{c.label_low[i]:g}, {c.label_high[i]:g}]")
+
+    def solve(self, u: jax.Array, *, params=None, set_mask=None, set_values=None, shift=None, hold_mask=None,
+              held=None) -> jax.Array:
+        """Concepts ``(n, d)`` in the dataset's units from noise ``u``, under an optional intervention.
+
+        Concept ``i`` is ``set_values[i]`` where ``set_mask[i]`` (hard do),
+        ``held[:, i]`` where ``hold_mask[i]``, else ``g_i(A[:, i] ∘ c) + u_i + shift[i]``
+        (values and shifts in the dataset's units). ``d`` passes of the update
+        solve the DAG exactly, parents before children.
+        """
+        c = self.config
         mask = nnx.merge(self.graphdef, params["mask"])
-        do = {i: self.config.standardize_one(i, v) for i, v in (do or {}).items()}
-        return self.config.unstandardize(solve_concepts(mask, params["dag"], eps, do))
+        a = jnp.asarray(self.dag, jnp.float32)
+        span = (jnp.asarray(c.label_high, jnp.float32) - jnp.asarray(c.label_low, jnp.float32)) / 2.0
+        offset = u if shift is None else u + shift / span
+
+        def clamp(x):
+            if hold_mask is not None:
+                x = jnp.where(hold_mask, c.standardize(held), x)
+            if set_mask is not None:
+                x = jnp.where(set_mask, c.standardize(jnp.broadcast_to(set_values, x.shape)), x)
+            return x
+
+        x = clamp(offset)
+        for _ in range(c.num_concepts):
+            x = clamp(mask_layer(mask, a, x, offset))
+        return c.unstandardize(x)
+
+    def __call__(self, params, u: jax.Array) -> jax.Array:
+        return self.solve(u, params=params)
+
+    def abduct(self, params, values: jax.Array) -> jax.Array:
+        """The noise ``u`` that gives the concepts ``values`` (dataset units)."""
+        return abduct(nnx.merge(self.graphdef, params["mask"]), jnp.asarray(self.dag, jnp.float32), self.config.standardize(values))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -457,13 +511,13 @@ class DecoderPart:
 
 def causalvae_generator(task: CausalVAETask, state: TrainState, data: GroundTruthData, *, key: jax.Array,
                         n: int = 4096, name: str = "causalvae") -> Generator:
-    """The trained CausalVAE as a staged :class:`~genstyle_causal.generator.Generator`.
+    """The trained CausalVAE as a structural :class:`~genstyle_causal.generator.Generator`.
 
-    Latent units ``<concept>_noise`` (the exogenous noises), stages ``variables``
-    (the concepts in ``data``'s units, solved on the learned DAG), then the decoder's
-    ``dense1, dense2, up1.., image``. The prior tabulates the noises abducted from
-    ``n`` label vectors of ``data`` (drawn with ``key``). Raises :class:`GraphError`
-    if the pruned adjacency has a cycle.
+    Latent units ``u_<concept>`` (the exogenous noises), stages ``variables``
+    (a :class:`LearnedSCM`: the concepts in ``data``'s units, solved on the
+    learned DAG) then the decoder's ``dense1, dense2, up1.., image``. The prior
+    tabulates the noises abducted from ``n`` label vectors of ``data`` (drawn
+    with ``key``). Raises :class:`GraphError` if the learned graph has a cycle.
     """
     from ..causal.graph import check_acyclic
 
@@ -471,39 +525,20 @@ def causalvae_generator(task: CausalVAETask, state: TrainState, data: GroundTrut
     factors = data.sample_factors(key, n).astype(jnp.float32)
     check_acyclic(task.graph(state, factors))
     model = task.model(state.params)
-    dag = jnp.asarray(task.dag(state, factors))
-    u = c.standardize(factors)
-    eps = np.asarray(abduct(model.mask, dag, u), np.float64)
-    quantiles = np.quantile(eps, np.linspace(0.0, 1.0, QUANTILE_LEVELS), axis=0).T
     dec_graphdef, dec_params = nnx.split(model.decoder)
     mask_graphdef, mask_params = nnx.split(model.mask)
+    scm = LearnedSCM(mask_graphdef, c, tuple(map(tuple, task.dag(state, factors).tolist())))
+    params = {"mask": mask_params, "decoder": dec_params}
+    noise = np.asarray(scm.abduct(params, factors), np.float64)
+    quantiles = np.quantile(noise, np.linspace(0.0, 1.0, QUANTILE_LEVELS), axis=0).T
     names = model.decoder.stage_names
-    stages = [Stage("variables", VariablesStage(mask_graphdef, c))] + [
+    stages = [Stage(scm.layer, scm)] + [
         Stage(s, DecoderPart(DecoderStage(dec_graphdef, s), c, first=i == 0)) for i, s in enumerate(names)
     ]
     return Generator(
         stages,
-        {"mask": mask_params, "dag": dag, "decoder": dec_params},
-        latent_names=[f"{name_}_noise" for name_ in c.concepts],
+        params,
+        latent_names=[f"u_{concept}" for concept in c.concepts],
         prior=NoiseMarginals(tuple(map(tuple, quantiles.tolist()))),
         name=name,
     )
-
-
-def do_concepts(generator: Generator, eps: jax.Array, do: Mapping[int | str, float | jax.Array]) -> jax.Array:
-    """Images of a CausalVAE generator from noises ``eps`` under hard interventions on its concepts.
-
-    ``do`` maps concept names (or indices) to values in the dataset's units: the
-    concepts are set, their descendants in the learned DAG recomputed by their
-    mechanisms, the others unchanged. Pure and jit-able.
-    """
-    concepts = concept_values(generator, eps, do)
-    return generator.run(concepts, start="variables")
-
-
-def concept_values(generator: Generator, eps: jax.Array, do: Mapping[int | str, float | jax.Array] | None = None) -> jax.Array:
-    """The concepts ``(n, d)`` in the dataset's units under hard interventions ``do`` (see :func:`do_concepts`)."""
-    stage = generator.stages[0].fn
-    if not isinstance(stage, VariablesStage):
-        raise ConfigError(f"generator {generator.name!r} is not a CausalVAE generator (its first stage is not 'variables')")
-    return stage(generator.params, eps, {stage.config.concept_index(k): v for k, v in (do or {}).items()})
