@@ -155,8 +155,8 @@ def run_causal_generators(cfg: CausalGeneratorsConfig, outdir: str | Path):
 def _gan_config(g: GANSection, data, **overrides):
     from .models.gan import GANConfig
 
-    return GANConfig(image_shape=data.image_shape, noise_dim=g.noise_dim, categorical=g.categorical,
-                     continuous=g.continuous, width=g.width, **overrides)
+    options = dict(noise_dim=g.noise_dim, categorical=g.categorical, continuous=g.continuous, width=g.width)
+    return GANConfig(image_shape=data.image_shape, **{**options, **overrides})
 
 
 @dataclasses.dataclass
@@ -327,9 +327,13 @@ def _dissect(rep, cfg, key, state, outdir):
         rows.append(row)
     rep.table(rows, caption="channels of highest IoU with the sprite mask; ablation ACE with 95% bootstrap CIs")
     m = result.ablation
-    rep.figure(effect_heatmap(m.standardized(), m.low / np.where(m.scale > 0, m.scale, 1), m.high / np.where(m.scale > 0, m.scale, 1),
-                              units=m.unit_names, outcomes=m.outcome_names, title="Ablating one channel (effect in outcome SDs)"),
-               "dissect-ablation", "Effect of zeroing each channel on each probe-read factor, in standard deviations.")
+    scale = np.where(m.scale > 0, m.scale, 1.0)
+    rows = np.argsort(-np.abs(m.standardized()).max(axis=1))[:16]
+    rep.figure(effect_heatmap(m.standardized()[rows], (m.low / scale)[rows], (m.high / scale)[rows],
+                              units=[m.unit_names[i] for i in rows], outcomes=m.outcome_names,
+                              title="Ablating one channel (effect in outcome SDs)"),
+               "dissect-ablation", f"Effect of zeroing a channel on each probe-read factor, in standard deviations: the "
+               f"{len(rows)} channels with the largest effects, 95% bootstrap CIs.")
     h = result.hybridization
     rep.figure(effect_heatmap(h.effect, h.low, h.high, units=[f"{n}: {len(mod)} ch" for n, mod in zip(h.unit_names, result.modules)],
                               outcomes=h.outcome_names, title="Hybridizing a module (mean |Δ factor|)"),
