@@ -137,13 +137,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
     ap.add_argument("--no-agreement", action="store_true", help="skip the styleshapes agreement run")
     ap.add_argument("--no-profile", action="store_true", help="skip the per-op profiles")
+    ap.add_argument("--cases", default="vgg16,default256,default512",
+                    help="Gatys cases, comma-separated: vgg16 (to relu4_3, 256²), default256, default512")
     args = ap.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
     out = {"quick": args.quick, "load_before": warn_if_busy("start")}
     if torch_peers.available():
         out["torch"] = torch_peers.version()
     # the case first: VGG16 to relu4_3 at 256²
-    cases = [(vgg16_to_time(), SIZE), (default_extractor(), SIZE), (default_extractor(), 2 * SIZE)]
+    known = {"vgg16": (vgg16_to_time, SIZE), "default256": (default_extractor, SIZE),
+             "default512": (default_extractor, 2 * SIZE)}
+    chosen = args.cases.split(",")
+    if set(chosen) - set(known):
+        ap.error(f"unknown case(s) {sorted(set(chosen) - set(known))}; valid: {sorted(known)}")
+    cases = [(known[c][0](), known[c][1]) for c in chosen]
     rows, timings, profiles = [], {}, {}
     for extractor, size in cases[:1] if args.quick else cases:
         r, t = gatys_rows(extractor, size, 2 if args.quick else 10, repeats, args.quick)
