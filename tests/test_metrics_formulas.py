@@ -2,6 +2,7 @@
 plus every bad-input error path of the metrics package."""
 
 import dataclasses
+import inspect
 import math
 
 import jax
@@ -13,7 +14,7 @@ from genstyle_causal.data import DSprites
 from genstyle_causal.data.base import Factor, GroundTruthData
 from genstyle_causal.errors import ConfigError, FactorError, NonFiniteError, ShapeError
 from genstyle_causal.metrics import (
-    FactorCode, beta_vae_score, dci, evaluate, factor_vae_score, frechet_feature_distance, irs, mig,
+    METRICS, PROTOCOLS, FactorCode, beta_vae_score, dci, evaluate, factor_vae_score, frechet_feature_distance, irs, mig,
     modularity_explicitness, oracle_code, pooled_features, reconstruction_error, sap, style_content_distances,
 )
 from genstyle_causal.metrics._common import check_labels, draw_factors, histogram_discretize, mutual_information
@@ -276,6 +277,20 @@ def test_sampling_metrics_refuse_precomputed_codes(metric):
     codes, _ = codes_and_factors()
     with pytest.raises(ConfigError, match="needs a representation function"):
         metric(codes, DATA, key=KEY)
+
+
+def test_protocol_presets_name_their_settings():
+    # disentanglement_lib's protocol is the metric functions' defaults (their published setup), GBT for DCI
+    for name, kwargs in PROTOCOLS["disentanglement_lib"].items():
+        params = inspect.signature(METRICS[name]).parameters
+        assert {k: params[k].default for k in kwargs} == kwargs, name
+    assert PROTOCOLS["disentanglement_lib"]["dci"]["estimator"] == "gbt" and PROTOCOLS["fast"]["dci"]["estimator"] == "forest"
+    factors = draw_factors(DATA, KEY, 100)
+    codes = np.asarray(oracle_code(DATA)(factors))
+    out = evaluate(codes, DATA, ["mig"], key=KEY, factors=factors, protocol="fast", options={"mig": {"num_bins": 10}})
+    assert out["protocol"] == "fast" and out["settings"]["mig"] == {"num_train": 10_000, "num_bins": 10}
+    with pytest.raises(ConfigError, match="unknown metric protocol 'dlib'"):
+        evaluate(codes, DATA, ["mig"], key=KEY, factors=factors, protocol="dlib")
 
 
 def test_other_bad_inputs():

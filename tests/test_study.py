@@ -128,3 +128,17 @@ def test_leaderboard_ranks_by_mig_and_skips_unfinished():
     # two seeds: every bootstrap mean is 0.1, 0.2 or 0.3, so the 95% interval spans [0.1, 0.3]
     assert a["low"] == pytest.approx(0.1) and a["high"] == pytest.approx(0.3)
     assert rows[0]["scores"]["mig"]["low"] == rows[0]["scores"]["mig"]["high"] == pytest.approx(0.5)
+
+
+def test_cli_lists_a_shard_and_refuses_bad_grids_without_writing(tmp_path, run_cli):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(tiny(grid=[{"objective": ["beta", "betatc"], "beta": [1.0, 4.0]}])))
+    out = tmp_path / "study"
+    listed = run_cli("study", str(grid), "--out", str(out), "--shard", "2/3", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["beta-beta=1-seed1", "betatc-beta=1-seed0", "betatc-beta=4-seed1"]  # runs 2, 5, 8
+    for bad, message in ((tiny(grid=[{"objective": "vq"}]), "'vq' is unknown"), (tiny(), "shard must look like i/n")):
+        grid.write_text(json.dumps(bad))
+        res = run_cli("study", str(grid), "--out", str(out), "--shard", "3/2")
+        assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -5,12 +5,12 @@ gathered into a leaderboard with bootstrap CIs over seeds, published values and 
 runs a slice, ``write_report(study, outdir)`` gathers whatever has finished.
 """
 
-from .grid import DEFAULT_METRICS, RUN_DEFAULTS, RunSpec, Study, load_study, parse_study
+from .grid import DEFAULT_METRICS, RUN_DEFAULTS, RunSpec, Study, load_study, parse_shard, parse_study
 from .leaderboard import LITERATURE, leaderboard
 from .report import write_report
 from .run import gather, run_one, run_study
 
 __all__ = [
     "DEFAULT_METRICS", "LITERATURE", "RUN_DEFAULTS", "RunSpec", "Study", "gather", "leaderboard", "load_study",
-    "parse_study", "run_one", "run_study", "write_report",
+    "parse_shard", "parse_study", "run_one", "run_study", "write_report",
 ]

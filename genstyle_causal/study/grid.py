@@ -118,6 +118,18 @@ class Study:
                 "runs": [r.to_dict() for r in self.runs]}
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> ``(i, n)`` with 1 <= i <= n (e.g. a SLURM array task's slice of the runs)."""
+    index, sep, count = str(text).partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        shard = None
+    if not sep or shard is None or not 1 <= shard[0] <= shard[1]:
+        raise ConfigError(f"shard must look like i/n with 1 <= i <= n (e.g. 2/4); got {text!r}")
+    return shard
+
+
 def load_study(path: str | Path) -> Study:
     """Read and validate a study file (TOML/JSON/YAML); see the module docstring for its keys."""
     return parse_study(read_file(path), name=Path(path).stem)

@@ -69,8 +69,12 @@ def run_study(study: Study, outdir: str | Path, *, shard: tuple[int, int] = (1, 
         print(f"study {study.name}: {len(runs)} of {len(study.runs)} runs in shard {shard[0]}/{shard[1]}, "
               f"{jobs} at a time, into {outdir}", flush=True)
     if jobs == 1:
-        return [_announce(i, len(runs), run_one(study, spec, outdir, progress=progress), progress)
-                for i, spec in enumerate(runs, 1)]
+        records = []
+        for i, spec in enumerate(runs, 1):
+            records.append(_announce(i, len(runs), run_one(study, spec, outdir, progress=progress), progress))
+            if records[-1]["status"] == "stopped":  # Ctrl-C / SIGTERM: the run saved a checkpoint; stop the study
+                break
+        return records
     ctx = multiprocessing.get_context("spawn")  # fork after JAX has started threads is unsafe
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
         futures = [pool.submit(run_one, study, spec, outdir, progress=False) for spec in runs]
