@@ -38,6 +38,9 @@ from .errors import ConfigError
 from .sections import MetricsSection, metrics_section
 
 
+PARTS = ("gan", "causalvae")
+
+
 @dataclasses.dataclass(frozen=True)
 class GANSection:
     """The InfoGAN on dSprites: size, codes, steps and how often its quality is measured (styleshapes_steps=0 skips the styleshapes DCGAN)."""
@@ -90,6 +93,7 @@ class CausalGeneratorsConfig:
 
     Keys:
       seed: seeds the whole study.
+      parts: which halves to run: gan (InfoGAN, probe, metrics, dissection, styleshapes DCGAN), causalvae.
       gan.*: the InfoGAN on dSprites: image_size (16, 32 or 64), width, noise_dim, categorical (categories per
         code), continuous (codes), steps, batch_size, eval_every (steps between quality measurements),
         eval_samples (images per Fréchet distance), styleshapes_steps (the styleshapes DCGAN; 0 skips it).
@@ -101,6 +105,7 @@ class CausalGeneratorsConfig:
     """
 
     seed: int = 0
+    parts: tuple[str, ...] = PARTS
     gan: GANSection = dataclasses.field(default_factory=GANSection)
     probe: ProbeSection = dataclasses.field(default_factory=ProbeSection)
     dissect: DissectSection = dataclasses.field(default_factory=DissectSection)
@@ -108,6 +113,8 @@ class CausalGeneratorsConfig:
     causalvae: CausalVAESection = dataclasses.field(default_factory=CausalVAESection)
 
     def __post_init__(self):
+        if not self.parts or set(self.parts) - set(PARTS):
+            raise ConfigError(f"parts must be a non-empty subset of {PARTS}; got {self.parts}")
         for name, size in (("gan", self.gan.image_size), ("causalvae", self.causalvae.image_size)):
             if size not in (16, 32, 64):
                 raise ConfigError(f"{name}.image_size must be 16, 32 or 64; got {size}")
@@ -135,14 +142,16 @@ def run_causal_generators(cfg: CausalGeneratorsConfig, outdir: str | Path):
         f"({jax.device_count()} device(s))."
     )
     key = jax.random.key(cfg.seed)
-    steps = [_train_gan, _train_probe, _gan_factors, _infogan_metrics, _dissect, _styleshapes_gan, _train_causalvae,
-             _audit_causalvae]
+    sections = {"gan": [_train_gan, _train_probe, _gan_factors, _infogan_metrics, _dissect, _styleshapes_gan],
+                "causalvae": [_train_causalvae, _audit_causalvae]}
+    every = [step for part in PARTS for step in sections[part]]
+    steps = [step for part in PARTS if part in cfg.parts for step in sections[part]]
     state: dict = {}
     timings = {}
     for i, step in enumerate(steps, 1):
         print(f"[{i}/{len(steps)}] {step.__doc__.splitlines()[0]}", flush=True)
         t0 = time.perf_counter()
-        step(rep, cfg, jax.random.fold_in(key, i), state, outdir)
+        step(rep, cfg, jax.random.fold_in(key, every.index(step) + 1), state, outdir)  # same keys whichever parts run
         timings[step.__name__.strip("_")] = round(time.perf_counter() - t0, 2)
         rep.add_results(seconds=timings)
     rep.section("Run time").table([{"section": k, "seconds": v} for k, v in timings.items()])
