@@ -12,7 +12,8 @@ from typing import Sequence
 import networkx as nx
 import numpy as np
 
-from ..errors import GraphError, ShapeError
+from ..errors import ShapeError
+from ..structural import check_acyclic
 from .effects import EffectMatrix
 
 
@@ -47,16 +48,6 @@ def effect_graph(
                 standardized=float(matrix.standardized()[i, j]),
             )
     return g
-
-
-def check_acyclic(graph: nx.DiGraph) -> nx.DiGraph:
-    """Return ``graph`` if it is a DAG; else raise :class:`GraphError` showing one cycle."""
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return graph
-    path = " → ".join([str(u) for u, _ in cycle] + [str(cycle[0][0])])
-    raise GraphError(f"the causal graph must be acyclic but has the cycle {path}")
 
 
 def structural_hamming_distance(graph: nx.DiGraph, reference: nx.DiGraph) -> int:
