@@ -191,6 +191,7 @@ class SCM:
         self,
         u: jax.Array,
         *,
+        params=None,
         set_mask: jax.Array | None = None,
         set_values: jax.Array | None = None,
         shift: jax.Array | None = None,
@@ -204,7 +205,10 @@ class SCM:
         sample's own), else ``f_i(parents) + u_i + shift[i]``. Masks and values
         are ``(k,)`` (or ``(n, k)``, per sample); variables are computed parents first, so every descendant
         of an intervened variable follows it and nothing else changes.
+        ``params`` are the generator's (a declared SCM has none; a learned
+        structural model reads its mechanisms' weights from them).
         """
+        del params
         n, k = u.shape
         values: list = [None] * k
         for i in self.order:
@@ -219,8 +223,7 @@ class SCM:
         return jnp.stack(values, axis=1)
 
     def __call__(self, params, u: jax.Array) -> jax.Array:
-        del params
-        return self.solve(u)
+        return self.solve(u, params=params)
 
     def abduct(self, values: jax.Array) -> jax.Array:
         """The noise ``u`` that produces ``values`` ``(n, k)``: ``u_i = v_i - f_i(parents)`` (additive noise)."""
@@ -273,7 +276,8 @@ class Structural:
 
     def edit(self, generator, h: jax.Array, z: jax.Array) -> jax.Array:
         return generator.scm.solve(
-            z, set_mask=self.set_mask, set_values=self.set_values, shift=self.shift, hold_mask=self.hold_mask, held=h
+            z, params=generator.params, set_mask=self.set_mask, set_values=self.set_values, shift=self.shift,
+            hold_mask=self.hold_mask, held=h,
         )
 
 

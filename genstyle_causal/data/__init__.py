@@ -1,6 +1,7 @@
 """Procedural datasets with known factors, their analytic readouts and, for scenes, their known causal graphs."""
 
 from .base import Factor, GroundTruthData, Readout, grid
+from .dots import Dots
 from .dsprites import DSprites
 from .images import SAMPLE_IMAGES, list_images, load_image, load_images, sample_image, sample_images
 from .pendulum import Pendulum
@@ -21,7 +22,7 @@ def get_dataset(name: str, **kwargs) -> GroundTruthData:
 
 
 __all__ = [
-    "DATASETS", "DSprites", "Factor", "GroundTruthData", "Pendulum", "Readout", "SAMPLE_IMAGES", "Scene",
+    "DATASETS", "DSprites", "Dots", "Factor", "GroundTruthData", "Pendulum", "Readout", "SAMPLE_IMAGES", "Scene",
     "Sprinkler", "StyleShapes", "foreground_mask", "get_dataset", "grid", "list_images", "load_image", "load_images",
     "sample_image", "sample_images",
 ]
