@@ -1,5 +1,6 @@
 """Procedural datasets with known factors, their analytic readouts and, for scenes, their known causal graphs."""
 
+from .arrays import ArrayDataset, load_3dshapes, load_arrays, load_dsprites
 from .base import Factor, GroundTruthData, Readout, grid
 from .dots import Dots
 from .dsprites import DSprites
@@ -22,7 +23,7 @@ def get_dataset(name: str, **kwargs) -> GroundTruthData:
 
 
 __all__ = [
-    "DATASETS", "DSprites", "Dots", "Factor", "GroundTruthData", "Pendulum", "Readout", "SAMPLE_IMAGES", "Scene",
-    "Sprinkler", "StyleShapes", "foreground_mask", "get_dataset", "grid", "list_images", "load_image", "load_images",
-    "sample_image", "sample_images",
+    "ArrayDataset", "DATASETS", "DSprites", "Dots", "Factor", "GroundTruthData", "Pendulum", "Readout",
+    "SAMPLE_IMAGES", "Scene", "Sprinkler", "StyleShapes", "foreground_mask", "get_dataset", "grid", "list_images",
+    "load_3dshapes", "load_arrays", "load_dsprites", "load_image", "load_images", "sample_image", "sample_images",
 ]
