@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..generator import Generator
 from .discovery import GRAPH_KINDS, discover, truth_graph
 from .effects import EffectMatrix, Outcome, effect_matrix, hybridization_matrix, modularity
-from .graph import edge_precision_recall, effect_graph, structural_hamming_distance
+from .graph import compare_graphs, effect_graph
 
 BIPARTITE_NOTE = ("latent units are independent roots, so every path from a unit to an outcome is direct: "
                   "the direct and total graphs coincide")
@@ -134,8 +134,7 @@ def audit(
     row_modularity = modularity(matrix)
     scores = {"modularity": dict(zip(matrix.unit_names, row_modularity.tolist())), "mean_modularity": float(np.mean(row_modularity))}
     if reference is not None:
-        precision, recall = edge_precision_recall(edges, reference)
-        scores |= {"shd": structural_hamming_distance(edges, reference), "edge_precision": precision, "edge_recall": recall}
+        scores |= compare_graphs(edges, reference)
     hybrid = None
     if layer is not None and channel_groups is not None:
         hybrid = hybridization_matrix(generator, fn, layer, channel_groups, key=k_hybrid, n=n, outcome_names=outcome_names, num_bootstrap=num_bootstrap, level=level)

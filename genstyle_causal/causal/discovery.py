@@ -28,7 +28,6 @@ derived, not tuned, and is reported.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Sequence
 
 import jax
@@ -40,7 +39,7 @@ from ..errors import ConfigError, ShapeError
 from ..generator import Generator
 from ..structural import Structural
 from .effects import EffectMatrix, Outcome, _cell_level, bootstrap_mean, check_outcome, observe, outcome_columns, sweep
-from .graph import edge_precision_recall, structural_hamming_distance
+from .graph import compare_graphs
 
 GRAPH_KINDS = ("direct", "total")
 DEFAULT_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -67,10 +66,7 @@ class Discovery:
 
     def scores(self) -> dict:
         """SHD, edge precision and recall against the matching truth (empty without one)."""
-        if self.reference is None:
-            return {}
-        precision, recall = edge_precision_recall(self.graph, self.reference)
-        return {"shd": structural_hamming_distance(self.graph, self.reference), "edge_precision": precision, "edge_recall": recall}
+        return {} if self.reference is None else compare_graphs(self.graph, self.reference)
 
 
 def truth_graph(dag: nx.DiGraph, kind: str) -> nx.DiGraph:
@@ -242,10 +238,3 @@ def _reference(generator: Generator, kind: str) -> nx.DiGraph | None:
     data = generator.dataset
     dag = data.graph() if data is not None and data.graph() is not None else None
     return None if dag is None else truth_graph(dag, kind)
-
-
-@functools.lru_cache(maxsize=None)
-def discovery_cost(k: int, levels: int, n: int, kind: str) -> int:
-    """Images a discovery renders: ``k·V·n`` (total) or ``k²·V·n`` (direct)."""
-    _check_kind(kind)
-    return (k * k if kind == "direct" else k) * levels * n

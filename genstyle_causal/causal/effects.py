@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import ConfigError, ShapeError, UnitError
+from ..errors import ConfigError, ShapeError
 from ..generator import Generator
 from ..structural import do_variables
-from .interventions import Do, Hybridize, Intervention, check_intervention, intervene, resolve
+from .interventions import Do, Hybridize, Intervention, check_intervention, intervene, resolve, variables_named
 
 Outcome = Callable[[jax.Array], jax.Array]
 
@@ -211,18 +211,10 @@ def do_batch(units, values, *, generator: Generator | None = None) -> Interventi
     variable names of a structural generator (a batch of hard interventions on
     variables, see :func:`~genstyle_causal.structural.do_variables`).
     """
-    if generator is not None and _are_variables(generator, units):
+    if generator is not None and variables_named(generator, list(units)) is not None:
         return do_variables(generator, list(units), values)
     idx = _unit_indices(generator, units) if generator is not None else units
     return Do(jnp.asarray(idx, jnp.int32), jnp.asarray(values, jnp.float32))
-
-
-def _are_variables(generator: Generator, units) -> bool:
-    names = [u for u in units if isinstance(u, str)]
-    variables = [u for u in names if u in generator.variable_names]
-    if variables and len(variables) != len(list(units)):
-        raise UnitError(f"cannot mix variables and latent units in one batch: {list(units)}")
-    return bool(variables)
 
 
 def grid_sweep(
@@ -255,7 +247,7 @@ def _unit_indices(generator: Generator, units) -> np.ndarray:
 def unit_values(generator: Generator, z: jax.Array, units: Sequence[int | str]) -> jax.Array:
     """The values ``(n, U)`` the units take for latents ``z``: latent columns, or the variables of a structural generator."""
     units = list(units)
-    if _are_variables(generator, units):
+    if variables_named(generator, units) is not None:
         v = generator.run(z, stop=generator.scm.layer)
         return v[:, np.asarray([generator.scm.index(u) for u in units])]
     return z[:, _unit_indices(generator, units)]

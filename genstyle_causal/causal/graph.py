@@ -68,6 +68,12 @@ def edge_precision_recall(graph: nx.DiGraph, reference: nx.DiGraph) -> tuple[flo
     return (hits / len(found) if found else 1.0), (hits / len(true) if true else 1.0)
 
 
+def compare_graphs(graph: nx.DiGraph, reference: nx.DiGraph) -> dict:
+    """``shd``, ``edge_precision`` and ``edge_recall`` of ``graph`` against ``reference``."""
+    precision, recall = edge_precision_recall(graph, reference)
+    return {"shd": structural_hamming_distance(graph, reference), "edge_precision": precision, "edge_recall": recall}
+
+
 def _layout(graph: nx.DiGraph) -> dict:
     """Layered layout for DAGs (causes left), a circle otherwise; deterministic."""
     if nx.is_directed_acyclic_graph(graph):

@@ -149,15 +149,26 @@ class Shift:
         return h.at[:, self.unit].add(_as_value(self.delta, h))
 
 
+def variables_named(generator: Generator, units) -> list[str] | None:
+    """``units`` as variable names when they name variables of a structural generator, ``None`` when they are latent units.
+
+    Raises :class:`UnitError` for a mix of the two.
+    """
+    if generator.scm is None or not is_concrete(units):
+        return None
+    names = _names_or_indices(units)
+    is_variable = [isinstance(u, str) and u in generator.variable_names for u in names]
+    if not any(is_variable):
+        return None
+    if not all(is_variable):
+        raise UnitError(f"cannot mix variables and latent units in one intervention: {names}")
+    return names
+
+
 def _structural_form(generator: Generator, unit, **kwargs):
     """The structural intervention meant by a ``Do``/``Shift`` naming variables of a structural generator, else ``None``."""
-    scm = getattr(generator, "scm", None)
-    if scm is None or not is_concrete(unit):
-        return None
-    names = _names_or_indices(unit)
-    if not names or not all(isinstance(u, str) and u in scm.variable_names for u in names):
-        if any(isinstance(u, str) and u in scm.variable_names for u in names):
-            raise UnitError(f"cannot mix variables and latent units in one intervention: {names}")
+    names = variables_named(generator, unit)
+    if names is None:
         return None
     from ..structural import structural_intervention
 
