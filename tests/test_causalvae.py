@@ -11,7 +11,8 @@ from flax import nnx
 
 from genstyle_causal.causal.graph import structural_hamming_distance
 from genstyle_causal.data import Pendulum
-from genstyle_causal.errors import ConfigError, UnitError
+from genstyle_causal.causal import Do, intervene, resolve
+from genstyle_causal.errors import ConfigError, FactorError, UnitError
 from genstyle_causal.models.causalvae import (
     CausalVAEConfig, CausalVAETask, LearnedSCM, MaskLayer, abduct, acyclicity, causal_layer, causalvae_generator,
     mask_layer,
@@ -101,21 +102,22 @@ def test_hard_do_on_a_learned_concept_leaves_non_descendants_unchanged(pendulum_
     data, task, _, state, _ = pendulum_run
     g = causalvae_generator(task, state, data, key=jax.random.key(4), n=512)
     assert g.layer_names[:2] == ("latent", "variables") and g.latent_names[0] == "u_pendulum_angle"
-    scm = g.stages[0].fn
+    assert g.scm.graph().edges == task.graph(state, data.sample_factors(jax.random.key(4), 512)).edges
     u = g.sample_latent(jax.random.key(5), 16)
     base = np.asarray(g.run(u, stop="variables"))
     for concept, value in [("pendulum_angle", 0.3), ("shadow_position", 5.0), ("light_angle", 2.0)]:
-        i = data.factor_index(concept)
-        after = np.asarray(scm.solve(u, params=g.params, set_mask=jnp.arange(4) == i, set_values=jnp.full((4,), value)))
-        np.testing.assert_allclose(after[:, i], value, rtol=1e-6)
+        iv = resolve(g, Do(concept, value))  # on a structural generator: a hard do on the concept
+        after = np.asarray(iv.edit(g, g.run(u, stop="variables"), u))
+        np.testing.assert_allclose(after[:, data.factor_index(concept)], value, rtol=1e-6)
         for other in data.factor_names:
-            if other != concept and other not in scm.descendants(concept):
+            if other != concept and other not in g.scm.descendants(concept):
                 np.testing.assert_array_equal(after[:, data.factor_index(other)], base[:, data.factor_index(other)])
-    # the causes' descendants are the shadow variables the learned graph gives them
-    assert scm.descendants("pendulum_angle") <= {"light_angle", "shadow_position", "shadow_length"}
-    assert scm.graph().edges == task.graph(state, data.sample_factors(jax.random.key(4), 512)).edges
+    images = jax.jit(intervene)(g, u, resolve(g, Do("light_angle", 2.0)))
+    assert images.shape == (16, 16, 16, 3)
     with pytest.raises(UnitError, match="unknown concept 'shadow'"):
-        scm.index("shadow")
+        g.scm.index("shadow")
+    with pytest.raises(FactorError, match="outside the concept's range"):
+        resolve(g, Do("light_angle", 5.0))
 
 
 def test_config_errors_name_the_field():

@@ -8,7 +8,6 @@ import pytest
 from genstyle_causal.causal.dissect import (
     ablation_effects, channel_influence_maps, channel_iou, cluster_modules, dissect, sprite_mask,
 )
-from genstyle_causal.causal.readouts import readout
 from genstyle_causal.data import DSprites, StyleShapes, foreground_mask
 from genstyle_causal.errors import LayerError, ShapeError
 from genstyle_causal.generator import Generator, Stage
@@ -66,7 +65,7 @@ def test_mask_channel_iou_is_one_on_a_second_generator():
 
 
 def test_ablating_the_mask_channel_empties_the_image(mask_generator):
-    outcome = readout(DSprites(size=16))  # size, x, y
+    outcome = DSprites(size=16).readout()  # size, x, y
     effects = ablation_effects(mask_generator, outcome, "features", key=jax.random.key(2), n=32, num_bootstrap=200)
     assert effects.unit_names == ("features[0]", "features[1]", "features[2]")
     # zeroing channel 0 erases the sprite: size falls to 0, i.e. by the mean size; the other channels change nothing
@@ -85,7 +84,7 @@ def test_modules_separate_the_mask_channel(mask_generator):
 
 
 def test_dissect_reports_the_mask_channel(mask_generator):
-    result = dissect(mask_generator, "features", readout(DSprites(size=16)), key=jax.random.key(4), n=32, num_modules=2,
+    result = dissect(mask_generator, "features", DSprites(size=16).readout(), key=jax.random.key(4), n=32, num_modules=2,
                      num_bootstrap=200)
     top = result.top_channels(1)[0]
     assert top["channel"] == 0 and top["iou"] == pytest.approx(1.0) and top["carries"] == "size"

@@ -167,7 +167,7 @@ def ablation_effects(
     channels = np.arange(shape[-1]) if channels is None else np.asarray(channels, np.int32)
     k_z, k_boot = jax.random.split(key)
     z = generator.sample_latent(k_z, n)
-    y = sweep(generator, outcome, z, Ablate(layer, jnp.asarray(channels, jnp.int32)[:, None], mode))
+    y = sweep(generator, z, Ablate(layer, jnp.asarray(channels, jnp.int32)[:, None], mode), outcome)
     base = observe(generator, z, outcome)
     effect = bootstrap_mean(y - base[None], k_boot, num_bootstrap, level)
     names = outcome_columns(outcome, y.shape[-1], outcome_names)
@@ -186,7 +186,7 @@ def channel_influence_maps(generator: Generator, layer: str, *, key: jax.Array, 
     z, donor = generator.sample_latent(k_z, n), generator.sample_latent(k_donor, n)
     c = shape[-1]
     batch = Hybridize(layer, jnp.arange(c, dtype=jnp.int32)[:, None], jnp.broadcast_to(donor, (c,) + donor.shape))
-    return np.asarray(influence_maps(generator, batch, z))
+    return np.asarray(influence_maps(generator, z, batch))
 
 
 def cluster_modules(maps: np.ndarray, num_modules: int, *, seed: int = 0) -> list[list[int]]:

@@ -58,6 +58,7 @@ from flax import nnx
 from ..data.base import GroundTruthData
 from ..errors import ConfigError, FactorError, UnitError
 from ..generator import Generator, Stage
+from ..structural import check_acyclic
 from ..train import TrainState, apply_optimizer
 from .vae import Decoder, DecoderStage, Encoder, VAEConfig, bernoulli_nll, gaussian_kl, reparameterize
 
@@ -519,8 +520,6 @@ def causalvae_generator(task: CausalVAETask, state: TrainState, data: GroundTrut
     tabulates the noises abducted from ``n`` label vectors of ``data`` (drawn
     with ``key``). Raises :class:`GraphError` if the learned graph has a cycle.
     """
-    from ..causal.graph import check_acyclic
-
     c = task.config
     factors = data.sample_factors(key, n).astype(jnp.float32)
     check_acyclic(task.graph(state, factors))
@@ -541,4 +540,5 @@ def causalvae_generator(task: CausalVAETask, state: TrainState, data: GroundTrut
         latent_names=[f"u_{concept}" for concept in c.concepts],
         prior=NoiseMarginals(tuple(map(tuple, quantiles.tolist()))),
         name=name,
+        scm=scm,
     )
