@@ -183,9 +183,9 @@ class QualityTracker:
     seconds: float = 0.0
 
     def __call__(self, generator) -> dict:
-        t0 = time.perf_counter()
         from .metrics import frechet_feature_distance
 
+        t0 = time.perf_counter()
         fake = _generate(generator, generator.sample_latent(self.key, self.real.shape[0]))
         self.grids.append(np.asarray(fake[:8]))
         fd = frechet_feature_distance(self.real, fake, extractor=self.extractor)["frechet_feature_distance"]
@@ -205,10 +205,12 @@ def _rgb(images):
 
 def _train_and_track(rep, g: GANSection, data, config, key, steps: int, outdir: Path, label: str):
     """Train a GAN with quality tracking; report grids, the Fréchet curve and its floor; returns ``(task, state, summary)``."""
+    from .io import read_jsonl
     from .metrics import frechet_feature_distance
     from .models.gan import train_gan
     from .models.style import default_extractor
     from .report import image_grid, loss_curves
+    from .train import Checkpoints
 
     k_real, k_floor, k_fake, k_train = jax.random.split(key, 4)
     extractor = default_extractor()
@@ -217,34 +219,37 @@ def _train_and_track(rep, g: GANSection, data, config, key, steps: int, outdir: 
     floor = frechet_feature_distance(real, data.sample(k_floor, n)[1], extractor=extractor)["frechet_feature_distance"]
     tracker = QualityTracker(real, k_fake, extractor)
     eval_every = min(g.eval_every, steps)
+    start = Checkpoints(outdir / "checkpoints").latest_step or 0
     t0 = time.perf_counter()
-    task, state, history = train_gan(data, config, key=k_train, steps=steps, batch_size=g.batch_size,
-                                     eval_every=eval_every, eval_hook=tracker, workdir=outdir, progress=True)
+    task, state, _ = train_gan(data, config, key=k_train, steps=steps, batch_size=g.batch_size,
+                               eval_every=eval_every, eval_hook=tracker, workdir=outdir, progress=True)
     train_seconds = time.perf_counter() - t0 - tracker.seconds
+    steps_per_s = (int(state.step) - start) / max(train_seconds, 1e-9)
+    history = read_jsonl(outdir / "metrics.jsonl")  # the whole run, also when it resumed
     evals = [(r["step"], r["eval/frechet"]) for r in history if "eval/frechet" in r]
     curves = {k: [r[k] for r in history if k in r] for k in ("d_loss", "g_loss", "info_bound")}
     curves = {k: v for k, v in curves.items() if v}
     rep.figure(loss_curves(curves, steps=[r["step"] for r in history if "d_loss" in r]), f"{label}-losses",
                f"{label}: discriminator and generator losses (and InfoGAN's mutual-information bound) during training.")
-    if tracker.grids:
-        rep.figure(image_grid(_rgb(np.stack(tracker.grids)), row_labels=[f"step {s}" for s, _ in evals], cell=0.6),
+    if tracker.grids:  # the evaluations of this call (a resumed run shows only its new ones)
+        labels = [f"step {s}" for s, _ in evals[-len(tracker.grids):]]
+        rep.figure(image_grid(_rgb(np.stack(tracker.grids)), row_labels=labels, cell=0.6),
                    f"{label}-grids", f"{label}: samples from the same latents at each evaluation.")
     final = evals[-1][1] if evals else float("nan")
     # a grid counts as recognisable once its distance is within 1.5x of the final one (a proxy, read it against the grids)
     recognisable = next((s for s, fd in evals if fd <= 1.5 * final), None)
-    minutes_per_step = train_seconds / 60 / max(int(state.step), 1)
     extractor_name = getattr(extractor, "name", type(extractor).__name__)
     rep.table([{"step": s, "Fréchet feature distance": fd, "real-vs-real floor": floor} for s, fd in evals],
               caption=f"{label}: Fréchet distance between {n} samples and {n} real images on pooled features of the "
                       f"package's '{extractor_name}' extractor (not Inception-v3: not comparable with published FID)")
     summary = {
-        "steps": int(state.step), "train_minutes": train_seconds / 60, "steps_per_s": int(state.step) / max(train_seconds, 1e-9),
-        "frechet_by_step": evals, "frechet_floor": floor, "extractor": extractor_name,
+        "steps": int(state.step), "new_steps": int(state.step) - start, "train_minutes": train_seconds / 60,
+        "steps_per_s": steps_per_s, "frechet_by_step": evals, "frechet_floor": floor, "extractor": extractor_name,
         "recognisable_step": recognisable,
-        "minutes_to_recognisable": None if recognisable is None else recognisable * minutes_per_step,
+        "minutes_to_recognisable": None if recognisable is None or not steps_per_s else recognisable / steps_per_s / 60,
     }
-    rep.text(f"{label}: {summary['steps']} steps of batch {g.batch_size} in {summary['train_minutes']:.1f} min "
-             f"({summary['steps_per_s']:.1f} steps/s, evaluations excluded); final Fréchet feature distance "
+    rep.text(f"{label}: {summary['new_steps']} steps of batch {g.batch_size} in {summary['train_minutes']:.1f} min "
+             f"({steps_per_s:.1f} steps/s, evaluations excluded; {summary['steps']} in all); final Fréchet feature distance "
              f"{final:.3g} against a real-vs-real floor of {floor:.3g}. First grid within 1.5× of the final distance: "
              f"step {recognisable} (≈ {summary['minutes_to_recognisable'] or float('nan'):.1f} min).")
     return task, state, summary
@@ -380,7 +385,8 @@ def _train_causalvae(rep, cfg, key, state, outdir):
     from .models.causalvae import CausalVAEConfig, CausalVAETask, causalvae_generator
     from .models.probe import FactorBatches
     from .report import effect_heatmap, image_grid, loss_curves
-    from .train import TrainConfig, fit
+    from .io import read_jsonl
+    from .train import Checkpoints, TrainConfig, fit
 
     c = cfg.causalvae
     data = Pendulum(size=c.image_size)
@@ -389,9 +395,11 @@ def _train_causalvae(rep, cfg, key, state, outdir):
     spc = max(1, min(50, c.steps))
     train = TrainConfig(steps=c.steps, seed=int(jax.random.randint(k_seed, (), 0, 2**31 - 1)), steps_per_call=spc,
                         log_every=spc, progress=True)
+    start = Checkpoints(outdir / "causalvae" / "checkpoints").latest_step or 0
     t0 = time.perf_counter()
-    st, history = fit(task, FactorBatches(data, c.batch_size), train, workdir=outdir / "causalvae")
+    st, _ = fit(task, FactorBatches(data, c.batch_size), train, workdir=outdir / "causalvae")
     seconds = time.perf_counter() - t0
+    history = read_jsonl(outdir / "causalvae" / "metrics.jsonl")  # the whole run, also when it resumed
     factors = data.sample_factors(k_graph, 2048)
     graph, truth = task.graph(st, factors), data.graph()
     shd = structural_hamming_distance(graph, truth)
@@ -420,10 +428,10 @@ def _train_causalvae(rep, cfg, key, state, outdir):
     recon = gen.run(task.concepts(st, x), start="variables")
     rep.figure(image_grid(np.stack([np.asarray(x), np.asarray(recon)]), row_labels=["input", "from its concepts"]),
                "causalvae-reconstructions", "Pendulum images and the images the model draws from the concepts it reads.")
-    summary = {"steps": int(st.step), "minutes": seconds / 60, "steps_per_s": int(st.step) / max(seconds, 1e-9),
+    summary = {"steps": int(st.step), "minutes": seconds / 60, "steps_per_s": (int(st.step) - start) / max(seconds, 1e-9),
                "adjacency": task.adjacency(st).tolist(), "edge_strength": strength.tolist(),
                "edges": [list(e) for e in graph.edges], "shd": shd, "final": history[-1] if history else {}}
-    rep.text(f"{summary['steps']} steps of batch {c.batch_size} in {summary['minutes']:.1f} min "
+    rep.text(f"{int(st.step) - start} steps of batch {c.batch_size} in {summary['minutes']:.1f} min "
              f"({summary['steps_per_s']:.1f} steps/s). Learned graph: {', '.join(f'{a} → {b}' for a, b in graph.edges) or 'no edge'}; "
              f"structural Hamming distance to the true DAG **{shd}**.")
     rep.add_results(causalvae=summary)

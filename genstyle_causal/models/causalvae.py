@@ -20,6 +20,9 @@ prior p(z | u) = N(u, I) on the standardised labels u) + ``γ`` ½‖c − u‖�
 acyclicity constraint ``h(A) = tr(exp(A ∘ A)) − d = 0`` (Zheng et al. 2018) in an
 augmented Lagrangian ``μ h(A) + ρ/2 h(A)²`` whose multiplier ``μ`` and penalty
 ``ρ`` are updated every ``dual_every`` steps inside the jitted step (dual ascent).
+The SCM (``A`` and ``g``) learns from the label, sparsity and acyclicity terms
+only; the image terms train the encoder and decoder around it
+(:meth:`CausalVAETask.loss` says why).
 
 As in the paper's released pendulum code, ``A`` starts from the complete DAG of
 the concept order (causes listed first) and the losses prune the edges the
