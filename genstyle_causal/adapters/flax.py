@@ -48,7 +48,8 @@ class NNXForward:
         from flax import nnx
 
         model = nnx.merge(self.graphdef, state)
-        found = [(_path(p), p, m) for p, m in nnx.iter_modules(model) if p and (paths is None or _path(p) in paths)]
+        found = [(_path(p), p, m) for p, m in nnx.iter_modules(model)
+                 if p and callable(m) and (paths is None or _path(p) in paths)]  # containers (nnx.List) are not layers
         parents = {p: m for p, m in nnx.iter_modules(model)}
         for name, parts, module in found:
             parent, key = parents[parts[:-1]], parts[-1]
