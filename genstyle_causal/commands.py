@@ -21,10 +21,10 @@ import numpy as np
 from .config import from_dict, read_file, to_dict
 from .errors import CheckpointError, ConfigError
 from .io import read_jsonl
-from .registry import MODELS, GENERATORS, Trained, check_generator, find_model
+from .registry import MODELS, GENERATORS, Trained, audit_dataset, check_generator, factory_generator, find_model
 from .sections import MetricsSection, metrics_section
 
-OUTCOMES = ("readout", "probe")
+OUTCOMES = ("auto", "readout", "probe")
 STATISTICS = ("contrast", "magnitude")
 RUN_FILE = "train.json"  # the train command's config; fit's own config.json sits beside it
 
@@ -102,11 +102,16 @@ class AuditRunConfig:
     """Configuration of ``genstyle-causal audit`` (saved as ``config.json`` in the run directory).
 
     Keys:
-      generator: oracle (the dataset's renderer, latent = true factors), or a trained model (vae, gan: a train run).
+      generator: oracle (the dataset's renderer, latent = true factors), a trained model (vae, gan: a train run),
+        or MODULE:FACTORY / path/file.py:FACTORY, a function returning a Generator (e.g. a Flax or PyTorch model
+        wrapped by genstyle_causal.adapters; MODULE is imported from the current directory).
       run: the train run directory of a vae/gan generator.
       dataset: dsprites, styleshapes or pendulum; empty: the run's dataset (dsprites for the oracle).
-      image_size: image side of the oracle's dataset (a trained generator keeps its own).
-      outcome: readout (the dataset's analytic readout, no learning) or probe (a factor-reading CNN).
+      data: a labelled data file instead: the public dSprites .npz, the 3D Shapes .h5, or a .npz with images,
+        labels (a complete factor grid) and optionally factor_names; its oracle looks the stored images up.
+      image_size: image side of the oracle's dataset (a trained generator and a data file keep their own).
+      outcome: auto (readout when the dataset has one, else probe), readout (the dataset's analytic readout, no
+        learning) or probe (a factor-reading CNN).
       probe: a probe file (probe.npz) or a `train --set model=probe` run directory; empty: train one into OUT/probe.
       probe_steps, probe_batch_size: training of that probe.
       seed: seeds the audit.
@@ -121,8 +126,9 @@ class AuditRunConfig:
     generator: str = "oracle"
     run: str = ""
     dataset: str = ""
+    data: str = ""
     image_size: int = 64
-    outcome: str = "readout"
+    outcome: str = "auto"
     probe: str = ""
     probe_steps: int = 1500
     probe_batch_size: int = 64
@@ -140,6 +146,17 @@ class AuditRunConfig:
         _check_choice("statistic", self.statistic, STATISTICS)
         if self.dataset:
             _check_choice("dataset", self.dataset, _datasets())
+        if self.data:
+            from .data.arrays import data_layout
+
+            if self.dataset:
+                raise ConfigError(f"set either dataset= (procedural) or data= (a file); got both {self.dataset!r} "
+                                  f"and {self.data!r}")
+            if self.outcome == "readout":
+                raise ConfigError(f"data file {self.data} has no analytic readout; use outcome=probe (or auto)")
+            data_layout(self.data)
+        if ":" in self.generator:
+            return
         if self.generator not in GENERATORS and not self.run:
             raise ConfigError(f"generator {self.generator!r} needs --set run=TRAIN_DIR (a `genstyle-causal train` run)")
 
@@ -256,13 +273,13 @@ def load_run(run: str | Path, expect: str) -> tuple[TrainRunConfig, Trained]:
 
 def load_generator(cfg: AuditRunConfig) -> Trained:
     """The generator ``audit`` audits: a registered source (the oracle) or a trained model from ``cfg.run``."""
-    from .data import get_dataset
-
+    if ":" in cfg.generator:
+        return factory_generator(cfg)
     if cfg.generator in GENERATORS:
         return GENERATORS[cfg.generator].load(cfg)
     train_cfg, trained = load_run(cfg.run, cfg.generator)
-    if cfg.dataset and cfg.dataset != train_cfg.dataset:
-        trained = dataclasses.replace(trained, data=get_dataset(cfg.dataset, size=train_cfg.image_size))
+    if cfg.data or (cfg.dataset and cfg.dataset != train_cfg.dataset):
+        trained = dataclasses.replace(trained, data=audit_dataset(cfg, size=train_cfg.image_size))
     return trained
 
 
@@ -282,16 +299,17 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     from .report import Report
 
     outdir = Path(outdir)
+    print(f"[1/4] loading the {cfg.generator} generator", flush=True)
+    subject = load_generator(cfg)  # before anything is written: a bad generator leaves the run directory as it was
     outdir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(outdir / "config.json", to_dict(cfg))
     key = jax.random.key(cfg.seed)
-    print(f"[1/4] loading the {cfg.generator} generator", flush=True)
-    subject = load_generator(cfg)
     gen, data = subject.generator, subject.data
     rep = Report(outdir, f"genstyle_causal audit: {gen.name} against {data.name}")
     rep.text(f"Configuration: `{outdir / 'config.json'}`" + (f"; generator from `{cfg.run}`." if cfg.run else "."))
-    print(f"[2/4] outcome: {cfg.outcome}", flush=True)
-    if cfg.outcome == "readout":
+    kind = cfg.outcome if cfg.outcome != "auto" else ("readout" if has_readout(data) else "probe")
+    print(f"[2/4] outcome: {kind}", flush=True)
+    if kind == "readout":
         outcome = data  # audit() reads a dataset through its analytic readout (and knows its true graph)
     elif cfg.probe:
         outcome = _load_probe(cfg.probe)
@@ -303,13 +321,24 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     print(f"[3/4] causal audit: {gen.latent_dim} units × {cfg.samples} samples, {cfg.bootstrap} bootstrap "
           "resamples", flush=True)
     result = _audit_section(rep, cfg, gen, data, outcome, jax.random.fold_in(key, 2))
-    rep.add_results(generator=gen.name, dataset=data.name, outcome=cfg.outcome, audit=result.to_dict())
+    rep.add_results(generator=gen.name, dataset=data.name, outcome=kind, audit=result.to_dict())
     if subject.encode is not None and cfg.metrics.names:
         print("[4/4] disentanglement metrics of the encoder", flush=True)
         metrics_section(rep, cfg.metrics, jax.random.fold_in(key, 3), data, subject.encode, label=subject.label)
     else:
         print("[4/4] no encoder: metrics skipped", flush=True)
     return rep
+
+
+def has_readout(data) -> bool:
+    """Whether the dataset has an analytic readout (the procedural ones do; stored data files do not)."""
+    from .causal import readout
+
+    try:
+        readout(data)
+    except ConfigError:
+        return False
+    return True
 
 
 def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
