@@ -114,6 +114,23 @@ def test_bad_layer_names_and_outputs():
         nnx_generator(MODEL, 3, method="generate")
 
 
+class WithDropout(Decoder):
+    def __init__(self, latent, *, rngs):
+        super().__init__(latent, rngs=rngs)
+        self.drop = nnx.Dropout(0.1, rngs=rngs)
+
+    def __call__(self, z):
+        return super().__call__(self.drop(z))
+
+
+def test_a_model_in_training_mode_is_refused_until_eval():
+    model = WithDropout(3, rngs=nnx.Rngs(0))
+    with pytest.raises(ConfigError, match=r"WithDropout is in training mode \(drop uses dropout.*model.eval\(\)"):
+        nnx_generator(model, 3)
+    model.eval()
+    np.testing.assert_array_equal(nnx_generator(model, 3)(Z), model(Z))
+
+
 # -- Linen -------------------------------------------------------------------------------------------------
 
 
@@ -142,6 +159,7 @@ def test_linen_wrapped_model_is_bit_identical_and_ablates_like_by_hand():
     assert g.layer_names == ("latent", "decoder.fc", "decoder.up1", "decoder.out", "decoder", "image")
     np.testing.assert_array_equal(g(Z), LINEN.apply(VARIABLES, Z))
     np.testing.assert_array_equal(jax.jit(lambda g, z: g(z))(g, Z), jax.jit(LINEN.apply)(VARIABLES, Z))
+    np.testing.assert_array_equal(jax.vmap(g)(jnp.stack([Z, Z])), jnp.stack([LINEN.apply(VARIABLES, Z)] * 2))
     p = VARIABLES["params"]["decoder"]
     h = nn.relu(nn.Dense(128).apply({"params": p["fc"]}, Z)).reshape(-1, 4, 4, 8)
     h = nn.ConvTranspose(8, (4, 4), strides=(2, 2)).apply({"params": p["up1"]}, h)
