@@ -275,7 +275,9 @@ def load_dsprites(path: str | Path) -> ArrayDataset:
 
     The constant ``color`` column is dropped, leaving shape, scale, orientation,
     posX, posY with the file's values (shape 1, 2, 3 = square, ellipse, heart).
-    The ``metadata`` entry (a pickled dict) is never read.
+    The ``metadata`` entry (a pickled dict) is never read. The public file is
+    compressed, so its images are read into memory (3 GB); saved once with
+    ``np.savez`` (uncompressed) they are memory-mapped instead.
     """
     return from_grid_labels(npz_array(path, "imgs"), npz_array(path, "latents_values"), DSPRITES_FACTORS,
                             title="dsprites", max_value=1.0)
