@@ -80,6 +80,27 @@ def test_effect_matrix_of_a_wrapped_model_runs_under_jit():
     assert m.shape == (3, 1) and np.isfinite(m.effect).all()
 
 
+class Stack(nnx.Module):
+    """Layers in an ``nnx.List``: they are named by their index."""
+
+    def __init__(self, *, rngs):
+        self.layers = nnx.List([nnx.Linear(3, 16, rngs=rngs), nnx.Linear(16, 16, rngs=rngs)])
+
+    def __call__(self, z):
+        for layer in self.layers:
+            z = jax.nn.sigmoid(layer(z))
+        return z.reshape(-1, 4, 4, 1)
+
+
+def test_layers_of_a_list_are_named_by_index():
+    model = Stack(rngs=nnx.Rngs(0))
+    g = nnx_generator(model, 3)
+    assert g.layer_names == ("latent", "layers.0", "layers.1", "image")
+    h = model.layers[0](Z).at[..., CHANNELS].set(0.0)
+    by_hand = jax.nn.sigmoid(model.layers[1](jax.nn.sigmoid(h))).reshape(-1, 4, 4, 1)
+    np.testing.assert_array_equal(intervene(g, Z, Ablate("layers.0", CHANNELS)), by_hand)
+
+
 class SkipDecoder(nnx.Module):
     """``fc1`` feeds ``fc2``, but the latent also reaches the output through ``skip``: neither cuts the pass."""
 
