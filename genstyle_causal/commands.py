@@ -26,6 +26,7 @@ from .sections import MetricsSection, metrics_section
 
 OUTCOMES = ("auto", "readout", "probe")
 STATISTICS = ("contrast", "magnitude")
+GRAPHS = ("direct", "total")
 RUN_FILE = "train.json"  # the train command's config; fit's own config.json sits beside it
 
 
@@ -106,9 +107,12 @@ class AuditRunConfig:
         or MODULE:FACTORY / path/file.py:FACTORY, a function returning a Generator (e.g. a Flax or PyTorch model
         wrapped by genstyle_causal.adapters; MODULE is imported from the current directory).
       run: the train run directory of a vae/gan generator.
-      dataset: dsprites, styleshapes or pendulum; empty: the run's dataset (dsprites for the oracle).
+      dataset: dsprites, styleshapes, pendulum or sprinkler; empty: the run's dataset (dsprites for the oracle).
       data: a labelled data file instead: the public dSprites .npz, the 3D Shapes .h5, or a .npz with images,
         labels (a complete factor grid) and optionally factor_names; its oracle looks the stored images up.
+      graph: direct (an edge X → Y iff Y moves when X is set with every other variable held: the DAG) or total
+        (Y moves when X alone is set: the DAG's transitive closure). It applies to structural generators (the
+        oracles of the pendulum and sprinkler scenes); for latent units of learned models the two coincide.
       image_size: image side of the oracle's dataset (a trained generator and a data file keep their own).
       outcome: auto (readout when the dataset has one, else probe), readout (the dataset's analytic readout, no
         learning) or probe (a factor-reading CNN).
@@ -117,9 +121,10 @@ class AuditRunConfig:
       seed: seeds the audit.
       samples: latent samples per unit; bootstrap: bootstrap resamples of each CI.
       traversal_values: columns of the traversal grid (prior quantiles 5%..95%).
-      statistic: contrast (signed effect of moving a unit from its 10% to its 90% quantile) or magnitude
-        (mean |change|: finds non-monotone effects; with min_effect=0.05 it recovers the pendulum DAG).
-      min_effect: smallest standardized effect drawn as a graph edge.
+      statistic: contrast (signed effect of moving a latent unit from its 10% to its 90% quantile) or magnitude
+        (mean |change|: finds non-monotone effects); latent-unit audits only.
+      min_effect: smallest standardized effect drawn as a graph edge (latent-unit audits; structural audits
+        derive their floor from the readout's own error).
       metrics.*: disentanglement metrics of a VAE's encoder (metrics.names= to skip them).
     """
 
@@ -136,6 +141,7 @@ class AuditRunConfig:
     samples: int = 256
     bootstrap: int = 500
     traversal_values: int = 7
+    graph: str = "direct"
     statistic: str = "contrast"
     min_effect: float = 0.0
     metrics: MetricsSection = dataclasses.field(default_factory=MetricsSection)
@@ -144,6 +150,7 @@ class AuditRunConfig:
         check_generator(self.generator)
         _check_choice("outcome", self.outcome, OUTCOMES)
         _check_choice("statistic", self.statistic, STATISTICS)
+        _check_choice("graph", self.graph, GRAPHS)
         if self.dataset:
             _check_choice("dataset", self.dataset, _datasets())
         if self.data:
@@ -307,7 +314,7 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     gen, data = subject.generator, subject.data
     rep = Report(outdir, f"genstyle_causal audit: {gen.name} against {data.name}")
     rep.text(f"Configuration: `{outdir / 'config.json'}`" + (f"; generator from `{cfg.run}`." if cfg.run else "."))
-    kind = cfg.outcome if cfg.outcome != "auto" else ("readout" if has_readout(data) else "probe")
+    kind = cfg.outcome if cfg.outcome != "auto" else ("readout" if data.readout() is not None else "probe")
     print(f"[2/4] outcome: {kind}", flush=True)
     if kind == "readout":
         outcome = data  # audit() reads a dataset through its analytic readout (and knows its true graph)
@@ -330,17 +337,6 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     return rep
 
 
-def has_readout(data) -> bool:
-    """Whether the dataset has an analytic readout (the procedural ones do; stored data files do not)."""
-    from .causal import readout
-
-    try:
-        readout(data)
-    except ConfigError:
-        return False
-    return True
-
-
 def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     """Traversals, effect heatmap with CIs, influence maps and the graph (against the true DAG when known)."""
     import matplotlib.pyplot as plt
@@ -359,20 +355,20 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=list(gen.latent_names),
                           col_labels=[f"q{float(v):.2f}" for v in q]),
                "traversals", "Traversals: do(unit = its prior quantile q) on one base sample; one row per unit.")
-    result = audit(gen, outcome, key=k_audit, n=cfg.samples, num_bootstrap=cfg.bootstrap, statistic=cfg.statistic,
-                   min_effect=cfg.min_effect)
+    result = audit(gen, outcome, key=k_audit, graph=cfg.graph, n=cfg.samples, num_bootstrap=cfg.bootstrap,
+                   statistic=cfg.statistic, min_effect=cfg.min_effect)
     m = result.effects
     rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names),
                "effects", f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap "
                "CIs; grey cells: CI contains 0.")
-    maps = influence_maps(gen, do_batch(jnp.arange(gen.latent_dim), values[:, -1]), gen.sample_latent(k_maps, 64))
+    maps = influence_maps(gen, gen.sample_latent(k_maps, 64), do_batch(jnp.arange(gen.latent_dim), values[:, -1]))
     rep.figure(influence_figure(np.asarray(maps), names=list(gen.latent_names)), "influence",
                "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     draw_graph(result.graph, ax=ax, reference=result.reference)
-    truth = (" drawn against the true DAG (red: extra edge, dashed grey: missed edge); structural Hamming "
-             f"distance {result.scores['shd']}") if result.reference is not None else ""
-    rep.figure(fig, "graph", f"Graph of the detected effects{truth}.")
+    truth = (f" drawn against the true {result.kind}-effect graph (red: extra edge, dashed grey: missed edge); "
+             f"structural Hamming distance {result.scores['shd']}") if result.reference is not None else ""
+    rep.figure(fig, "graph", f"{result.kind.capitalize()}-effect graph of the detected effects{truth}. {result.note}.")
     rep.table([{"score": k, "value": v} for k, v in result.scores.items() if not isinstance(v, dict)],
               caption="audit scores")
     return result

@@ -90,7 +90,7 @@ def test_stylize_two_tiny_images(run_cli, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--out", "{tmp}/t", "--set", "model=diffusion"], "unknown model 'diffusion'; valid: ['adain', 'gan', 'probe', 'vae']"),
-    (["train", "--out", "{tmp}/t", "--set", "dataset=mnist"], "unknown dataset 'mnist'; valid: ['dsprites', 'pendulum', 'styleshapes']"),
+    (["train", "--out", "{tmp}/t", "--set", "dataset=mnist"], "unknown dataset 'mnist'; valid: ['dsprites', 'pendulum', 'sprinkler', 'styleshapes']"),
     (["train", "--out", "{tmp}/t", "--set", "vae.depth=3"], "unknown config key 'vae.depth'; valid keys: ["),
     (["audit", "--out", "{tmp}/a", "--set", "generator=diffusion"], "unknown generator 'diffusion'; valid: ['gan', 'oracle', 'vae']"),
     (["audit", "--out", "{tmp}/a", "--set", "generator=vae"], "generator 'vae' needs --set run=TRAIN_DIR"),
