@@ -175,16 +175,23 @@ class StylizeConfig:
     Keys:
       method: gatys (optimise the image; Gatys et al. 2016) or adain (one pass of a trained decoder;
         Huang & Belongie 2017).
+      features: gatys: vgg16 (trained VGG16 shipped with the package, the default) or random (random conv
+        features: cheaper, textures and colours only).
       steps: Gatys optimisation steps.
       size: resize the content image to size×size (0: keep its size); style_size: the same for styles.
       preserve_colour: transfer luminance only, keeping the content's colours.
-      weights: gatys: a VGG19 weights file (.pth/.npz/.h5; default: offline random features);
-        adain: a model saved by `train --set model=adain` (its adain.npz or its run directory).
+      weights: gatys: a VGG19 weights file (.pth/.npz/.h5) instead of `features`;
+        adain: a model saved by `train --set model=adain` (its adain.npz or its run directory);
+        empty: the AdaIN model shipped with the package.
       alpha: AdaIN style strength in [0, 1]; style_mix: weights of several styles (default: equal).
+      memory_limit_gb: the transfer's memory estimate is checked before running; a larger image is
+        processed in tiles (gatys: first at the largest size that fits, then refined in tiles).
+      tiling: false: refuse images over the limit instead (exit 2).
       seed: seeds the Gatys initial noise.
     """
 
     method: str = "gatys"
+    features: str = "vgg16"
     steps: int = 200
     size: int = 0
     style_size: int = 0
@@ -192,15 +199,17 @@ class StylizeConfig:
     weights: str = ""
     alpha: float = 1.0
     style_mix: tuple[float, ...] = ()
+    memory_limit_gb: float = 4.0
+    tiling: bool = True
     seed: int = 0
 
     def __post_init__(self):
-        from .models.style.stylize import METHODS
+        from .models.style.stylize import FEATURES, METHODS
 
         _check_choice("method", self.method, METHODS)
-        if self.method == "adain" and not self.weights:
-            raise ConfigError("method 'adain' needs --set weights=PATH (a model from `genstyle-causal train "
-                              "--set model=adain`: its adain.npz or its run directory)")
+        _check_choice("features", self.features, FEATURES)
+        if not self.memory_limit_gb > 0:
+            raise ConfigError(f"memory_limit_gb must be > 0; got {self.memory_limit_gb}")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -380,18 +389,25 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
 def run_stylize(cfg: StylizeConfig, content: str | Path, styles, out: str | Path) -> Path:
     """Stylise ``content`` with ``styles`` into the image file ``out``; returns its path."""
     from .models.style import GatysConfig, stylize
+    from .models.style.stylize import extractor_named
 
     weights = Path(cfg.weights) if cfg.weights else None
     if weights is not None and cfg.method == "adain" and weights.is_dir():
         weights = weights / MODELS["adain"].ships
     if weights is not None and not weights.is_file():
         raise CheckpointError(f"weights file not found: {weights}")
-    print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}"
-          + (f", {cfg.steps} optimisation steps" if cfg.method == "gatys" else ""), flush=True)
+    gatys = cfg.method == "gatys"
+    what = (f"{cfg.features if weights is None else weights.name} features, {cfg.steps} optimisation steps" if gatys
+            else f"decoder {weights.name if weights else '(shipped)'}")
+    print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}; {what}",
+          flush=True)
     stylize(content, list(styles), out_path=out, method=cfg.method, size=cfg.size or None,
-            style_size=cfg.style_size or None, weights=weights if cfg.method == "gatys" else None,
-            model=weights if cfg.method == "adain" else None, alpha=cfg.alpha, style_mix=cfg.style_mix or None,
-            preserve_colour=cfg.preserve_colour, config=GatysConfig(steps=cfg.steps), key=jax.random.key(cfg.seed))
+            style_size=cfg.style_size or None, weights=weights if gatys else None,
+            extractor=extractor_named(cfg.features) if gatys else None,
+            model=weights if not gatys else None, alpha=cfg.alpha, style_mix=cfg.style_mix or None,
+            preserve_colour=cfg.preserve_colour, config=GatysConfig(steps=cfg.steps),
+            memory_limit_gb=cfg.memory_limit_gb, tiling=cfg.tiling, log=lambda m: print(f"[stylize] {m}", flush=True),
+            key=jax.random.key(cfg.seed))
     return Path(out)
 
 

@@ -281,9 +281,9 @@ def _check_probe(cfg) -> None:
 class AdaINOptions:
     """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
 
-    layer: str = "relu3_1"
+    layer: str = "relu2_1"
     style_weight: float = 1.0
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
 
 
 def _adain_config(cfg):
