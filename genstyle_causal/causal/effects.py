@@ -8,7 +8,9 @@ as one jit-compiled ``lax.map`` whose chunks are vmapped (``batch_size``), so
 memory stays bounded and there is no Python loop over samples.
 
 An *outcome* maps images ``(n, H, W, C)`` to ``(n, m)`` float32 (probe factors,
-``Pendulum.measure``, pixel or style statistics, any pure user function).
+``Pendulum.measure``, pixel or style statistics, any pure user function). An
+outcome with a ``difference(y, base)`` method defines its own paired difference
+(a probe's orientation differs modulo the shape's symmetry); else ``y - base``.
 """
 
 from __future__ import annotations
@@ -241,15 +243,21 @@ def bootstrap_mean(samples: jax.Array, key: jax.Array, num_bootstrap: int = 1000
 
     The ``num_bootstrap`` resamples are drawn once as a count matrix ``(B, n)``
     shared by every column and batch entry, so the whole bootstrap is one
-    matrix product.
+    matrix product. Means are taken of deviations from the first sample and
+    that sample is added back last: constant samples then give exactly
+    ``low = estimate = high``, and since adding a fixed number is monotone in
+    floating point, rounding never puts the estimate outside its own interval.
     """
     n = samples.shape[-2]
     idx = jax.random.randint(key, (num_bootstrap, n), 0, n)
     counts = jnp.zeros((num_bootstrap, n), jnp.float32).at[jnp.arange(num_bootstrap)[:, None], idx].add(1.0)
-    means = jnp.sort(jnp.einsum("bn,...nm->...bm", counts, samples.astype(jnp.float32)) / n, axis=-2)
+    samples = samples.astype(jnp.float32)
+    anchor = samples[..., :1, :]
+    deviations = samples - anchor
+    means = jnp.sort(jnp.einsum("bn,...nm->...bm", counts, deviations) / n, axis=-2)
     alpha = 1.0 - level
-    low, high = (_sorted_quantile(means, q) for q in (alpha / 2, 1 - alpha / 2))
-    return Effect(samples.mean(axis=-2), low, high, level)
+    low, high = (anchor[..., 0, :] + _sorted_quantile(means, q) for q in (alpha / 2, 1 - alpha / 2))
+    return Effect(anchor[..., 0, :] + deviations.mean(axis=-2), low, high, level)
 
 
 def _sorted_quantile(sorted_values: jax.Array, q: float) -> jax.Array:
@@ -260,8 +268,10 @@ def _sorted_quantile(sorted_values: jax.Array, q: float) -> jax.Array:
     return (1.0 - frac) * sorted_values[..., i, :] + frac * sorted_values[..., i + 1, :]
 
 
-def _diffs(y, base, magnitude: bool):
-    d = y - base
+def _diffs(y, base, magnitude: bool, outcome=None):
+    """Paired differences; an outcome with a ``difference(y, base)`` method says how its columns differ (e.g. angles)."""
+    difference = getattr(outcome, "difference", None)
+    d = y - base if difference is None else difference(y, base)
     return jnp.abs(d) if magnitude else d
 
 
@@ -272,7 +282,7 @@ def _diffs(y, base, magnitude: bool):
 def _average_effect(generator, z, intervention, baseline, key, outcome, magnitude, num_bootstrap, level):
     y = outcome(intervene(generator, z, intervention))
     base = outcome(intervene(generator, z, baseline))
-    return bootstrap_mean(_diffs(y, base, magnitude), key, num_bootstrap, level)
+    return bootstrap_mean(_diffs(y, base, magnitude, outcome), key, num_bootstrap, level)
 
 
 def _base_latents(generator, key, n, z):
@@ -372,7 +382,8 @@ def effect_matrix(
     y = sweep(generator, outcome, z, do_batch(np.concatenate([idx, idx]), jnp.concatenate([hi, lo])), max_images=max_images)
     m = y.shape[-1]
     cell = _cell_level(level, len(idx) * m, familywise)
-    effect = bootstrap_mean(_diffs(y[: len(idx)], y[len(idx):], statistic == "magnitude"), k_boot, num_bootstrap, cell)
+    effect = bootstrap_mean(_diffs(y[: len(idx)], y[len(idx):], statistic == "magnitude", outcome), k_boot,
+                            num_bootstrap, cell)
     scale = observe(generator, z, outcome).std(axis=0)
     names = outcome_columns(outcome, m, outcome_names)
     return _matrix(effect, scale, [generator.latent_names[i] for i in idx], names, level, statistic)
@@ -477,7 +488,7 @@ def hybridization_matrix(
     batch = Hybridize(layer, jnp.asarray(channels), jnp.broadcast_to(donor, (len(groups),) + donor.shape))
     y = sweep(generator, outcome, z, batch)
     base = observe(generator, z, outcome)
-    effect = bootstrap_mean(_diffs(y, base, True), k_boot, num_bootstrap, level)
+    effect = bootstrap_mean(_diffs(y, base, True, outcome), k_boot, num_bootstrap, level)
     names = group_names or [f"{layer}[{','.join(map(str, g))}]" for g in groups]
     return _matrix(effect, base.std(axis=0), names, outcome_columns(outcome, y.shape[-1], outcome_names), level, "magnitude")
 

@@ -22,6 +22,7 @@ from ..errors import FactorError, ShapeError
 from ..generator import Generator, Stage
 
 Role = Literal["content", "style", "cause", "effect"]
+Kind = Literal["ordinal", "categorical", "circular"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,13 +30,22 @@ class Factor:
     """One factor of variation.
 
     ``values`` is the grid of a discrete factor; a continuous factor lists only
-    ``(low, high)`` and sets ``continuous=True``.
+    ``(low, high)`` and sets ``continuous=True``. ``kind`` says how a value is
+    compared: ``"ordinal"`` by difference, ``"categorical"`` only by class
+    (e.g. dsprites shape), ``"circular"`` by angle modulo the object's rotational
+    symmetry; ``symmetry = (factor, orders)`` names the categorical factor whose
+    class sets that symmetry order (dsprites orientation: ``("shape", (4, 2, 1))``
+    for square, ellipse, heart), so readouts and effects can compare angles honestly.
+    ``labels`` names the classes of a categorical factor.
     """
 
     name: str
     values: tuple[float, ...]
     role: Role = "content"
     continuous: bool = False
+    kind: Kind = "ordinal"
+    symmetry: tuple[str, tuple[int, ...]] | None = None
+    labels: tuple[str, ...] = ()
 
     @property
     def size(self) -> int | None:
