@@ -70,7 +70,7 @@ def test_outcome_is_jittable_and_shape_checked(trained):
     assert inside.shape == (128, 7) and inside.dtype == jnp.float32
     assert probe.outcome_names == ("shape:square", "shape:ellipse", "shape:heart", "scale", "orientation", "posX", "posY")
     np.testing.assert_allclose(np.asarray(inside[:, :3]).sum(axis=1), 1.0, rtol=1e-5)  # class probabilities
-    np.testing.assert_array_equal(np.asarray(inside[:, 3:]), np.asarray(probe.predict(images))[:, 1:])
+    np.testing.assert_allclose(np.asarray(inside[:, 3:]), np.asarray(probe.predict(images))[:, 1:], rtol=1e-5, atol=1e-6)
     with pytest.raises(ShapeError, match=r"\(n, 16, 16, 1\)"):
         probe.predict(jnp.zeros((2, 32, 32, 1), jnp.float32))
 

@@ -47,16 +47,18 @@ def image_grid(images, *, row_labels: Sequence[str] = (), col_labels: Sequence[s
     return fig
 
 
-def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequence[str], scale=None,
+def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequence[str], scale=None, floor=None,
                    unreliable: Sequence[str] = (), notes: Mapping[str, str] | None = None,
                    title: str = "Average causal effect") -> Figure:
     """Heatmap of an effect matrix ``(units, outcomes)`` on one colour scale, each cell with its CI.
 
     With ``scale`` (each outcome's standard deviation) every number is in outcome
     SDs, so outcomes measured in different units share one colour scale; without
-    it the raw effects share one. Cells whose CI contains 0 read "n.s." in grey;
-    resolved cells fade as their CI widens relative to the estimate, so a wide
-    interval never looks as sure as a narrow one. Columns named in ``unreliable``
+    it the raw effects share one. Cells whose CI contains 0 read "n.s." in grey,
+    and with ``floor`` (per outcome, its units: e.g. a readout's error floor)
+    cells whose CI excludes 0 but not the floor read "< floor"; resolved cells
+    fade as their CI widens relative to the estimate, so a wide interval never
+    looks as sure as a narrow one. Columns named in ``unreliable``
     (readouts that failed validation) are hatched; ``notes`` adds a line under
     an outcome's label (e.g. its reliability).
     """
@@ -70,7 +72,9 @@ def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequ
         raise ShapeError(f"scale needs one value per outcome ({len(outcomes)}); got shape {sd.shape}")
     sd = np.where(sd > 0, sd, 1.0)
     est, lo, hi = effect / sd, lower / sd, upper / sd
-    resolved = (lo > 0) | (hi < 0)
+    nonzero = (lo > 0) | (hi < 0)
+    bar = np.zeros(len(outcomes)) if floor is None else np.broadcast_to(np.asarray(floor, np.float64), sd.shape) / sd
+    resolved = (lo > bar) | (hi < -bar)
     limit = _colour_limit(est[resolved])
     cmap = plt.get_cmap("RdBu_r")
     halfwidth = (hi - lo) / 2
@@ -88,7 +92,8 @@ def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequ
                 ax.text(j, i, f"{est[i, j]:+.2f}\n[{lo[i, j]:.2f}, {hi[i, j]:.2f}]", ha="center", va="center",
                         fontsize=8, linespacing=1.1, color="white" if dark else "black")
             else:
-                ax.text(j, i, "n.s.", ha="center", va="center", fontsize=8, color="#888888")
+                ax.text(j, i, "< floor" if nonzero[i, j] else "n.s.", ha="center", va="center", fontsize=8,
+                        color="#888888")
     bad = set(unreliable)
     for j, name in enumerate(outcomes):
         if name in bad:
@@ -103,9 +108,9 @@ def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequ
     ax.set_ylabel("intervened unit", fontsize=9)
     ax.set_title(title, fontsize=11, pad=12)
     unit = "outcome standard deviations" if scale is not None else "outcome units"
-    bar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-limit, limit), cmap), ax=ax, shrink=0.8, pad=0.02)
-    bar.set_label(f"effect ({unit}); paler = wider CI", fontsize=9)
-    bar.ax.tick_params(labelsize=8)
+    colorbar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-limit, limit), cmap), ax=ax, shrink=0.8, pad=0.02)
+    colorbar.set_label(f"effect ({unit}); paler = wider CI", fontsize=9)
+    colorbar.ax.tick_params(labelsize=8)
     fig.tight_layout()
     return fig
 
@@ -133,12 +138,15 @@ def influence_maps(maps, *, names: Sequence[str], title: str = "Influence maps (
         ax.set_xticks([])
         ax.set_yticks([])
         if k < n:
-            ax.imshow(maps[k], cmap="magma", vmin=0, vmax=vmax)
-            ax.set_title(names[k], fontsize=8)
+            im = ax.imshow(maps[k], cmap="magma", vmin=0, vmax=vmax)
+            ax.set_title(names[k], fontsize=9)
         else:
             ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    bar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+    bar.set_label("mean |Δ pixel| (intensity, 0–1)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return fig
 
 
