@@ -9,8 +9,11 @@ exit with status 2 — never a traceback for bad input.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from . import __version__
 from .errors import GenstyleError
@@ -19,10 +22,33 @@ _CONFIG_HELP = "TOML/JSON/YAML file with configuration values (see --show-config
 _SET_HELP = "override one configuration value, e.g. --set vae.steps=500 (repeatable)"
 
 
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help=_CONFIG_HELP)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP)
-    p.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One subcommand.
+
+    Attributes:
+      name, help: as ``genstyle-causal NAME --help`` shows them.
+      run: ``(args, config) -> exit status``; ``config`` is the resolved ``config`` dataclass (else ``None``).
+      arguments: adds the command's own arguments to its parser.
+      config: the configuration dataclass (its docstring's ``Keys:`` end ``--help``); adds ``--config``,
+        ``--set`` and ``--show-config``.
+      saved: ``args -> path`` of a previous run's saved configuration, read before ``--config`` and ``--set``.
+    """
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, Any], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    config: type | None = None
+    saved: Callable[[argparse.Namespace], Path] | None = None
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def register_command(command: Command) -> Command:
+    COMMANDS[command.name] = command
+    return command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,47 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"genstyle-causal {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="train a small beta-VAE and a factor probe on dsprites, audit it and the "
-                          "oracles, run a style/content study, and write a report (offline, ~10 min on 2 cores)")
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default: runs/demo)")
-    _add_config_options(demo)
-
-    from .commands import AuditRunConfig, StylizeConfig, TrainRunConfig
-
-    train = _sub(sub, "train", TrainRunConfig,
-                 "train one model (vae, gan, probe or adain) into a run directory; rerun to resume or extend")
-    train.add_argument("--out", type=Path, required=True, help="run directory (config, checkpoints, metrics.jsonl, "
-                       "figures, report); an existing run resumes from its saved configuration")
-    _add_config_options(train)
-
-    audit = _sub(sub, "audit", AuditRunConfig, "causal audit of a dataset oracle or a trained VAE/GAN: effect "
-                 "matrix with CIs, graph (against the true DAG where known), traversals, metrics, report")
-    audit.add_argument("--out", type=Path, required=True, help="run directory for the report and results.json")
-    _add_config_options(audit)
-
-    stylize = _sub(sub, "stylize", StylizeConfig, "style transfer of one content image with one or more style "
-                   "images (Gatys optimisation or a trained AdaIN decoder); prints the output path")
-    stylize.add_argument("content", type=Path, help="content image file")
-    stylize.add_argument("styles", type=Path, nargs="+", metavar="STYLE", help="style image file(s)")
-    stylize.add_argument("--out", type=Path, required=True, help="output image file (format from its suffix)")
-    _add_config_options(stylize)
-
-    bench = sub.add_parser("bench", help="run the benchmarks of a source checkout (python -m benchmarks) and "
-                           "print one table; results go to benchmarks/results/*.json")
-    bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
-    bench.add_argument("--quick", action="store_true", help="small sizes, a few seconds each")
-
-    report = sub.add_parser("report", help="re-render the Markdown/HTML report of a run directory")
-    report.add_argument("run_dir", type=Path, help="a run directory written by demo, train or audit")
+    for c in COMMANDS.values():
+        keys = (c.config.__doc__ or "").partition("Keys:")[2]
+        parser = sub.add_parser(c.name, help=c.help, description=c.help,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"configuration keys (--set KEY=VALUE; all values: --show-config):{keys}"
+                                if keys else None)
+        c.arguments(parser)
+        if c.config is not None:
+            parser.add_argument("--config", type=Path, help=_CONFIG_HELP)
+            parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                                help=_SET_HELP)
+            parser.add_argument("--show-config", action="store_true",
+                                help="print the resolved configuration and exit")
     return p
-
-
-def _sub(sub, name: str, cls, help: str) -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` ends with its config keys (the config dataclass's docstring)."""
-    keys = cls.__doc__.split("Keys:", 1)[-1]
-    return sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
-                          epilog=f"configuration keys (--set KEY=VALUE; all values: --show-config):{keys}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    command = COMMANDS[args.command]
     try:
-        return _COMMANDS[args.command](args)
+        cfg = None
+        if command.config is not None:
+            from .config import load_config, to_dict
+
+            cfg = load_config(command.config, args.config, args.overrides,
+                              saved=command.saved(args) if command.saved else None)
+            if args.show_config:
+                print(json.dumps(to_dict(cfg), indent=2))
+                return 0
+        return command.run(args, cfg)
     except (GenstyleError, FileNotFoundError) as e:
         print(f"genstyle-causal {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -91,41 +100,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _resolve(cls, args):
-    from .config import load_config
-
-    cfg = load_config(cls, args.config, args.overrides)
-    if args.show_config:
-        _print_config(cfg)
-        return None
-    return cfg
+# -- the commands -----------------------------------------------------------------------
 
 
-def _print_config(cfg) -> int:
-    import json
+def _out(help: str, default: Path | None = None):
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", type=Path, required=default is None, default=default, help=help)
 
-    from .config import to_dict
+    return add
 
-    print(json.dumps(to_dict(cfg), indent=2))
+
+def _demo(args, cfg) -> int:
+    from .demo import run_demo
+
+    report = run_demo(cfg, args.out)
+    print(f"report: {report.html_path.resolve()}")
     return 0
 
 
-def _demo(args) -> int:
-    from .demo import DemoConfig, run_demo
+def _train(args, cfg) -> int:
+    from .commands import run_train
 
-    cfg = _resolve(DemoConfig, args)
-    if cfg is not None:
-        report = run_demo(cfg, args.out)
-        print(f"report: {report.html_path.resolve()}")
-    return 0
-
-
-def _train(args) -> int:
-    from .commands import RUN_FILE, TrainRunConfig, load_run_config, run_train
-
-    cfg = load_run_config(TrainRunConfig, args.out / RUN_FILE, args.config, args.overrides)
-    if args.show_config:
-        return _print_config(cfg)
     resume = f"genstyle-causal train --out {args.out}"
     try:
         report, done = run_train(cfg, args.out)
@@ -140,31 +135,38 @@ def _train(args) -> int:
     return 0
 
 
-def _audit(args) -> int:
-    from .commands import AuditRunConfig, run_audit
+def _audit(args, cfg) -> int:
+    from .commands import run_audit
 
-    cfg = _resolve(AuditRunConfig, args)
-    if cfg is not None:
-        print(f"report: {run_audit(cfg, args.out).html_path.resolve()}")
+    print(f"report: {run_audit(cfg, args.out).html_path.resolve()}")
     return 0
 
 
-def _stylize(args) -> int:
-    from .commands import StylizeConfig, run_stylize
+def _stylize_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("content", type=Path, help="content image file")
+    p.add_argument("styles", type=Path, nargs="+", metavar="STYLE", help="style image file(s)")
+    p.add_argument("--out", type=Path, required=True, help="output image file (format from its suffix)")
 
-    cfg = _resolve(StylizeConfig, args)
-    if cfg is not None:
-        print(run_stylize(cfg, args.content, args.styles, args.out).resolve())
+
+def _stylize(args, cfg) -> int:
+    from .commands import run_stylize
+
+    print(run_stylize(cfg, args.content, args.styles, args.out).resolve())
     return 0
 
 
-def _bench(args) -> int:
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
+    p.add_argument("--quick", action="store_true", help="small sizes, a few seconds each")
+
+
+def _bench(args, cfg) -> int:
     from .commands import run_bench
 
     return run_bench(args.names, quick=args.quick)
 
 
-def _report(args) -> int:
+def _report(args, cfg) -> int:
     from .report import Report
 
     rep = Report.load(args.run_dir)
@@ -172,8 +174,34 @@ def _report(args) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "train": _train, "audit": _audit, "stylize": _stylize, "bench": _bench,
-             "report": _report}
+def _register_all() -> None:
+    from .commands import RUN_FILE, AuditRunConfig, StylizeConfig, TrainRunConfig
+    from .demo import DemoConfig
+
+    register_command(Command(
+        "demo", "train a small beta-VAE and a factor probe on dsprites, audit it and the oracles, run a "
+        "style/content study, and write a report (offline, ~10 min on 2 cores)", _demo,
+        _out("run directory (default: runs/demo)", Path("runs/demo")), DemoConfig))
+    register_command(Command(
+        "train", "train one model (vae, gan, probe or adain) into a run directory; rerun to resume or extend", _train,
+        _out("run directory (config, checkpoints, metrics.jsonl, figures, report); an existing run resumes from "
+             "its saved configuration"), TrainRunConfig, saved=lambda args: args.out / RUN_FILE))
+    register_command(Command(
+        "audit", "causal audit of a dataset oracle or a trained VAE/GAN: effect matrix with CIs, graph (against the "
+        "true DAG where known), traversals, metrics, report", _audit,
+        _out("run directory for the report and results.json"), AuditRunConfig))
+    register_command(Command(
+        "stylize", "style transfer of one content image with one or more style images (Gatys optimisation or a "
+        "trained AdaIN decoder); prints the output path", _stylize, _stylize_arguments, StylizeConfig))
+    register_command(Command(
+        "bench", "run the benchmarks of a source checkout (python -m benchmarks) and print one table; results go "
+        "to benchmarks/results/*.json", _bench, _bench_arguments))
+    register_command(Command(
+        "report", "re-render the Markdown/HTML report of a run directory", _report,
+        lambda p: p.add_argument("run_dir", type=Path, help="a run directory written by demo, train or audit")))
+
+
+_register_all()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,13 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import apply_overrides, from_dict, merge, read_file, to_dict
-from .demo import MetricsSection, metrics_section
-from .io import read_jsonl
+from .config import from_dict, read_file, to_dict
 from .errors import CheckpointError, ConfigError
+from .io import read_jsonl
+from .registry import MODELS, GENERATORS, Trained, check_generator, find_model
+from .sections import MetricsSection, metrics_section
 
-MODELS = ("vae", "gan", "probe", "adain")
-GENERATORS = ("oracle", "vae", "gan")
 OUTCOMES = ("readout", "probe")
 STATISTICS = ("contrast", "magnitude")
 RUN_FILE = "train.json"  # the train command's config; fit's own config.json sits beside it
@@ -45,42 +44,11 @@ def _datasets() -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class VAEOptions:
-    """``vae.*``: objective (beta, betatc, factor, dip1, dip2), beta, latent size, Adam learning rate."""
-
-    objective: str = "beta"
-    beta: float = 4.0
-    latent: int = 10
-    learning_rate: float = 5e-4
-
-
-@dataclasses.dataclass(frozen=True)
-class GANOptions:
-    """``gan.*``: Gaussian noise units, InfoGAN codes (categories per categorical code, continuous count),
-    loss (nonsaturating, wgan-gp), width of the networks."""
-
-    noise_dim: int = 16
-    categorical: tuple[int, ...] = ()
-    continuous: int = 0
-    loss: str = "nonsaturating"
-    width: int = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class AdaINOptions:
-    """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
-
-    layer: str = "relu3_1"
-    style_weight: float = 1.0
-    learning_rate: float = 1e-3
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainRunConfig:
+class _TrainRun:
     """Configuration of ``genstyle-causal train`` (saved as ``train.json`` in the run directory).
 
     Keys:
-      model: what to train: vae, gan, probe (a factor-reading CNN), adain (style decoder).
+      model: what to train: {models}.
       dataset: dsprites, styleshapes or pendulum (adain trains on styleshapes + sample photos).
       image_size: image side in pixels (32 or 64 for the VAE/GAN/probe; a multiple of 8 for adain).
       steps: total optimiser steps; rerunning with a larger value continues the run.
@@ -88,7 +56,7 @@ class TrainRunConfig:
       seed: seeds the whole run (with steps it fixes the result).
       steps_per_call: steps fused into one compiled call (logs and checkpoints fall between calls).
       checkpoint_every: steps between checkpoints (a multiple of steps_per_call; 0: only at the end).
-      vae.*, gan.*, adain.*: model options (see --show-config).
+{sections}
     A run directory that already holds a run starts from its saved configuration, so
     ``genstyle-causal train --out DIR`` alone resumes it.
     """
@@ -101,12 +69,9 @@ class TrainRunConfig:
     seed: int = 0
     steps_per_call: int = 50
     checkpoint_every: int = 500
-    vae: VAEOptions = dataclasses.field(default_factory=VAEOptions)
-    gan: GANOptions = dataclasses.field(default_factory=GANOptions)
-    adain: AdaINOptions = dataclasses.field(default_factory=AdaINOptions)
 
     def __post_init__(self):
-        _check_choice("model", self.model, MODELS)
+        find_model(self.model)
         _check_choice("dataset", self.dataset, _datasets())
 
     def train_config(self):
@@ -117,12 +82,27 @@ class TrainRunConfig:
                            log_every=spc * max(1, self.steps // (50 * spc)), checkpoint_every=self.checkpoint_every)
 
 
+def _with_model_sections(base, name: str):
+    """``base`` plus one ``<model>.*`` section per registered model with options, documented in ``--help``."""
+    entries = [e for e in MODELS.values() if e.options is not None]
+    cls = dataclasses.make_dataclass(name, [
+        (e.name, e.options, dataclasses.field(default_factory=e.options)) for e in entries], bases=(base,), frozen=True)
+    cls.__module__, cls.__qualname__ = base.__module__, name
+    cls.__doc__ = base.__doc__.format(
+        models=", ".join(f"{e.name} ({e.summary})" for e in MODELS.values()),
+        sections="\n".join(f"      {' '.join(e.options.__doc__.split())}" for e in entries))
+    return cls
+
+
+TrainRunConfig = _with_model_sections(_TrainRun, "TrainRunConfig")
+
+
 @dataclasses.dataclass(frozen=True)
 class AuditRunConfig:
     """Configuration of ``genstyle-causal audit`` (saved as ``config.json`` in the run directory).
 
     Keys:
-      generator: oracle (the dataset's renderer, latent = true factors), vae or gan (from a train run).
+      generator: oracle (the dataset's renderer, latent = true factors), or a trained model (vae, gan: a train run).
       run: the train run directory of a vae/gan generator.
       dataset: dsprites, styleshapes or pendulum; empty: the run's dataset (dsprites for the oracle).
       image_size: image side of the oracle's dataset (a trained generator keeps its own).
@@ -155,12 +135,12 @@ class AuditRunConfig:
     metrics: MetricsSection = dataclasses.field(default_factory=MetricsSection)
 
     def __post_init__(self):
-        _check_choice("generator", self.generator, GENERATORS)
+        check_generator(self.generator)
         _check_choice("outcome", self.outcome, OUTCOMES)
         _check_choice("statistic", self.statistic, STATISTICS)
         if self.dataset:
             _check_choice("dataset", self.dataset, _datasets())
-        if self.generator != "oracle" and not self.run:
+        if self.generator not in GENERATORS and not self.run:
             raise ConfigError(f"generator {self.generator!r} needs --set run=TRAIN_DIR (a `genstyle-causal train` run)")
 
 
@@ -199,49 +179,14 @@ class StylizeConfig:
                               "--set model=adain`: its adain.npz or its run directory)")
 
 
-def load_run_config(cls, saved: Path | None, path=None, overrides=()):
-    """Like :func:`~genstyle_causal.config.load_config`, but starting from a saved run's values when given."""
-    data = to_dict(cls())
-    if saved is not None and saved.is_file():
-        merge(data, read_file(saved))
-    if path is not None:
-        merge(data, read_file(path))
-    return from_dict(cls, apply_overrides(data, overrides, cls))
-
-
 # -- train ------------------------------------------------------------------------------
-
-
-def _dataset(cfg: TrainRunConfig):
-    from .data import get_dataset
-
-    return get_dataset(cfg.dataset, size=cfg.image_size)
-
-
-def image_task(cfg: TrainRunConfig):
-    """``(task, batch_fn, data)`` of a VAE or GAN run: what ``fit`` needs, rebuilt from the config alone."""
-    data = _dataset(cfg)
-    if cfg.model == "vae":
-        from .models.vae import VAEConfig, VAETask
-
-        v = cfg.vae
-        task = VAETask(VAEConfig(image_shape=data.image_shape, latent=v.latent, objective=v.objective, beta=v.beta,
-                                 learning_rate=v.learning_rate))
-    else:
-        from .models.gan import GANConfig, GANTask
-
-        g = cfg.gan
-        task = GANTask(GANConfig(image_shape=data.image_shape, noise_dim=g.noise_dim, categorical=g.categorical,
-                                 continuous=g.continuous, loss=g.loss, width=g.width))
-    bs = cfg.batch_size
-    return task, (lambda k: data.sample(k, bs)[1]), data
 
 
 def run_train(cfg: TrainRunConfig, outdir: str | Path):
     """Train one model into ``outdir`` (resuming what is there); returns ``(report, steps done)``."""
     from .io import atomic_write_json
     from .report import Report
-    from .train import Checkpoints, fit
+    from .train import Checkpoints
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -252,23 +197,7 @@ def run_train(cfg: TrainRunConfig, outdir: str | Path):
              f"`genstyle-causal train --out {outdir} [--set steps=N]`.")
     print(f"[1/2] training {cfg.model} {what} for {cfg.steps} steps", flush=True)
     t0 = time.perf_counter()
-    if cfg.model in ("vae", "gan"):
-        task, batch_fn, data = image_task(cfg)
-        state, _ = fit(task, batch_fn, cfg.train_config(), workdir=outdir)
-    elif cfg.model == "probe":
-        from .models.probe import train_probe
-
-        train_probe(_dataset(cfg), key=jax.random.key(cfg.seed), steps=cfg.steps, batch_size=cfg.batch_size,
-                    workdir=outdir, progress=True)
-    else:
-        from .models.style import AdaINConfig, save_adain, train_adain
-
-        a = cfg.adain
-        model, _ = train_adain(config=AdaINConfig(layer=a.layer, style_weight=a.style_weight,
-                                                  learning_rate=a.learning_rate, image_size=cfg.image_size,
-                                                  batch_size=cfg.batch_size),
-                               train=cfg.train_config(), workdir=outdir)
-        save_adain(model, outdir / "adain.npz")
+    trained = MODELS[cfg.model].train(cfg, outdir)
     seconds = time.perf_counter() - t0
     ckpt = Checkpoints(outdir / "checkpoints")
     done = ckpt.latest_step or 0
@@ -284,10 +213,10 @@ def run_train(cfg: TrainRunConfig, outdir: str | Path):
                "loss", "Training metrics from `metrics.jsonl` (the whole run, also across resumes).")
     rep.table([{"step": done, **{k: train_log[-1][k] for k in names}}] if train_log else [],
               caption=f"last logged values; {done} of {cfg.steps} steps done, this call took {seconds:.0f} s")
-    if cfg.model in ("vae", "gan") and done:
-        gen = _image_generator(task, state, cfg)
+    gen = trained.generator
+    if gen is not None and done:
         samples = np.asarray(_generate(gen, gen.sample_latent(jax.random.key(cfg.seed + 1), 16))).reshape(
-            (2, 8) + tuple(data.image_shape))
+            (2, 8) + tuple(trained.data.image_shape))
         rep.figure(image_grid(samples), "samples", f"Images generated from 16 prior samples of the {cfg.model}.")
     rep.add_results(model=cfg.model, dataset=cfg.dataset, steps_done=done, steps=cfg.steps, seconds=seconds,
                     final=train_log[-1] if train_log else {})
@@ -307,22 +236,11 @@ def _traverse(gen, z, interventions):
     return jax.vmap(lambda iv: intervene(gen, z, iv)[0])(interventions)
 
 
-def _image_generator(task, state, cfg: TrainRunConfig):
-    """The staged :class:`~genstyle_causal.generator.Generator` of a trained VAE or GAN."""
-    if cfg.model == "vae":
-        from .models.vae import vae_generator
-
-        return vae_generator(task.model(state.params), name=f"{cfg.vae.objective}-vae")
-    return task.generator(state)
-
-
 # -- audit ------------------------------------------------------------------------------
 
 
-def load_trained(run: str | Path, expect: str):
-    """``(train config, task, state, data)`` of a ``train`` run's latest checkpoint (nothing is trained)."""
-    from .train import Checkpoints
-
+def load_run(run: str | Path, expect: str) -> tuple[TrainRunConfig, Trained]:
+    """``(train config, what it trained)`` of a ``train`` run of model ``expect``, from its latest checkpoint."""
     run = Path(run)
     saved = run / RUN_FILE
     if not saved.is_file():
@@ -330,33 +248,36 @@ def load_trained(run: str | Path, expect: str):
     cfg = from_dict(TrainRunConfig, read_file(saved))
     if cfg.model != expect:
         raise ConfigError(f"run {run} trained a {cfg.model!r} model, not a {expect!r}")
-    task, _, data = image_task(cfg)
-    if not (run / "checkpoints").is_dir():
-        raise CheckpointError(f"no checkpoint in {run / 'checkpoints'}")
-    ckpt = Checkpoints(run / "checkpoints")
-    try:
-        state = ckpt.restore(jax.eval_shape(task.init, jax.random.PRNGKey(cfg.seed)))
-    finally:
-        ckpt.close()
-    step = int(state.step)
-    if step < cfg.steps:
-        print(f"note: {run} stopped at step {step} of {cfg.steps}; auditing that checkpoint", flush=True)
-    return cfg, task, state, data
+    trained = MODELS[expect].load(cfg, run)
+    if trained.step is not None and trained.step < cfg.steps:
+        print(f"note: {run} stopped at step {trained.step} of {cfg.steps}; auditing that checkpoint", flush=True)
+    return cfg, trained
+
+
+def load_generator(cfg: AuditRunConfig) -> Trained:
+    """The generator ``audit`` audits: a registered source (the oracle) or a trained model from ``cfg.run``."""
+    from .data import get_dataset
+
+    if cfg.generator in GENERATORS:
+        return GENERATORS[cfg.generator].load(cfg)
+    train_cfg, trained = load_run(cfg.run, cfg.generator)
+    if cfg.dataset and cfg.dataset != train_cfg.dataset:
+        trained = dataclasses.replace(trained, data=get_dataset(cfg.dataset, size=train_cfg.image_size))
+    return trained
 
 
 def _load_probe(path: str | Path):
     from .models.probe import Probe
 
     path = Path(path)
-    file = path / "probe.npz" if path.is_dir() else path
+    file = path / MODELS["probe"].ships if path.is_dir() else path
     if not file.is_file():
         raise CheckpointError(f"no probe at {file} (give a probe.npz or a `train --set model=probe` run directory)")
     return Probe.load(file)
 
 
 def run_audit(cfg: AuditRunConfig, outdir: str | Path):
-    """Audit a generator (a dataset oracle or a trained VAE/GAN) into ``outdir``; returns the report."""
-    from .data import get_dataset
+    """Audit a generator (a dataset oracle or a trained model) into ``outdir``; returns the report."""
     from .io import atomic_write_json
     from .report import Report
 
@@ -365,15 +286,8 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     atomic_write_json(outdir / "config.json", to_dict(cfg))
     key = jax.random.key(cfg.seed)
     print(f"[1/4] loading the {cfg.generator} generator", flush=True)
-    task = state = None
-    if cfg.generator == "oracle":
-        data = get_dataset(cfg.dataset or "dsprites", size=cfg.image_size)
-        gen = data.oracle()
-    else:
-        train_cfg, task, state, data = load_trained(cfg.run, cfg.generator)
-        if cfg.dataset and cfg.dataset != train_cfg.dataset:
-            data = get_dataset(cfg.dataset, size=train_cfg.image_size)
-        gen = _image_generator(task, state, train_cfg)
+    subject = load_generator(cfg)
+    gen, data = subject.generator, subject.data
     rep = Report(outdir, f"genstyle_causal audit: {gen.name} against {data.name}")
     rep.text(f"Configuration: `{outdir / 'config.json'}`" + (f"; generator from `{cfg.run}`." if cfg.run else "."))
     print(f"[2/4] outcome: {cfg.outcome}", flush=True)
@@ -390,10 +304,9 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
           "resamples", flush=True)
     result = _audit_section(rep, cfg, gen, data, outcome, jax.random.fold_in(key, 2))
     rep.add_results(generator=gen.name, dataset=data.name, outcome=cfg.outcome, audit=result.to_dict())
-    if cfg.generator == "vae" and cfg.metrics.names:
+    if subject.encode is not None and cfg.metrics.names:
         print("[4/4] disentanglement metrics of the encoder", flush=True)
-        metrics_section(rep, cfg.metrics, jax.random.fold_in(key, 3), data, task, state.params,
-                        label=f"{task.config.objective}-VAE")
+        metrics_section(rep, cfg.metrics, jax.random.fold_in(key, 3), data, subject.encode, label=subject.label)
     else:
         print("[4/4] no encoder: metrics skipped", flush=True)
     return rep
@@ -445,7 +358,7 @@ def run_stylize(cfg: StylizeConfig, content: str | Path, styles, out: str | Path
 
     weights = Path(cfg.weights) if cfg.weights else None
     if weights is not None and cfg.method == "adain" and weights.is_dir():
-        weights = weights / "adain.npz"
+        weights = weights / MODELS["adain"].ships
     if weights is not None and not weights.is_file():
         raise CheckpointError(f"weights file not found: {weights}")
     print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}"

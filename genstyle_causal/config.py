@@ -96,9 +96,13 @@ def apply_overrides(data: dict, overrides: Iterable[str], cls) -> dict:
     return data
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = ()) -> T:
-    """Defaults of ``cls``, updated by the file at ``path`` and then by ``overrides``."""
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = (), *,
+                saved: str | Path | None = None) -> T:
+    """Defaults of ``cls``, updated by a previous run's ``saved`` file if it exists, the file at ``path``,
+    and then ``overrides``."""
     data = to_dict(cls())
+    if saved is not None and Path(saved).is_file():
+        merge(data, read_file(saved))
     if path is not None:
         merge(data, read_file(path))
     return from_dict(cls, apply_overrides(data, overrides, cls))

@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import to_dict
 from .errors import ConfigError
+from .sections import MetricsSection, mean_encoder, metrics_section
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,16 +51,6 @@ class AuditSection:
     samples: int = 256
     bootstrap: int = 500
     traversal_values: int = 7
-
-
-@dataclasses.dataclass(frozen=True)
-class MetricsSection:
-    """Disentanglement metrics of the VAE and of the oracle."""
-
-    samples: int = 3000
-    votes: int = 400
-    dci_estimator: str = "forest"
-    names: tuple[str, ...] = ("mig", "dci", "sap", "modularity_explicitness", "factor_vae")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +152,7 @@ def _train_vae(rep, cfg, key, state, outdir):
     trained, _ = fit(task, lambda k: data.sample(k, v.batch_size)[1], train, workdir=outdir / "vae")
     seconds = time.perf_counter() - t0
     model = task.model(trained.params)
-    state["vae"], state["vae_task"], state["vae_params"] = vae_generator(model, name=f"{v.objective}-vae"), task, trained.params
+    state["vae"], state["vae_encode"] = vae_generator(model, name=f"{v.objective}-vae"), mean_encoder(model)
     state["dsprites"] = data
 
     rep.section(f"Training the {v.objective}-VAE (β = {v.beta})")
@@ -243,52 +234,7 @@ def _audit_vae(rep, cfg, key, state, outdir):
 
 def _metrics(rep, cfg, key, state, outdir):
     """Disentanglement metrics of the VAE and of the dSprites oracle."""
-    metrics_section(rep, cfg.metrics, key, state["dsprites"], state["vae_task"], state["vae_params"],
-                    label=f"{cfg.vae.objective}-VAE")
-
-
-def metrics_section(rep, settings: MetricsSection, key, data, task, params, *, label: str) -> dict:
-    """Report section: metrics of a VAE's encoder mean beside the dataset oracle's ceiling; returns the results."""
-    from flax import nnx
-
-    from .metrics import evaluate, oracle_code
-
-    graphdef, enc = nnx.split(task.model(params).encoder)
-    encode = jax.jit(lambda x: nnx.merge(graphdef, enc)(x)[0])
-    n = settings.samples
-    sizes = {
-        "mig": {"num_train": n},
-        "dci": {"num_train": n, "num_test": n // 2, "estimator": settings.dci_estimator},
-        "sap": {"num_train": n, "num_test": n // 2},
-        "modularity_explicitness": {"num_train": n, "num_test": n // 2},
-        "irs": {"num_train": n},
-        "factor_vae": {"num_train": settings.votes, "num_eval": settings.votes // 2, "num_variance_estimate": n},
-        "beta_vae": {"num_train": settings.votes, "num_eval": settings.votes // 2},
-    }
-    names = list(settings.names)
-    opts = {m: sizes[m] for m in names if m in sizes}
-    rows, results = [], {}
-    for name, representation in ((label, encode), ("oracle", oracle_code(data))):
-        res = evaluate(representation, data, names, key=key, options=opts)
-        results[name] = res
-        rows.append({"representation": name, **_headline(res["metrics"])})
-    rep.section("Disentanglement metrics")
-    rep.text(f"The oracle's code is the true factor vector, so its scores are the ceiling each metric can reach "
-             f"on {data.name}; the gap to it is what the {label} did not disentangle.")
-    rep.table(rows, caption=f"higher is better; {n} samples per metric, {settings.votes} votes for the "
-              f"FactorVAE score, DCI with the '{settings.dci_estimator}' importance estimator")
-    rep.add_results(metrics=results)
-    return results
-
-
-def _headline(metrics: dict) -> dict:
-    """The held-out scores of each metric, one column each, for the summary table."""
-    out = {}
-    for name, value in metrics.items():
-        for k, v in value.items():
-            if isinstance(v, float) and not k.endswith("_train"):
-                out[k if k == name or name == "modularity_explicitness" else f"{name.upper()} {k[0].upper()}"] = v
-    return out
+    metrics_section(rep, cfg.metrics, key, state["dsprites"], state["vae_encode"], label=f"{cfg.vae.objective}-VAE")
 
 
 def _oracles(rep, cfg, key, state, outdir):

@@ -47,6 +47,10 @@ class GraphError(GenstyleError, ValueError):
     """A causal graph is invalid, e.g. cyclic."""
 
 
+class DataFileError(GenstyleError, OSError):
+    """A data file is missing, unreadable, in an unknown layout, or holds objects that would need unpickling."""
+
+
 class WeightsError(GenstyleError, ValueError):
     """A weights file does not match the architecture (missing/extra keys, shapes)."""
 

@@ -133,3 +133,19 @@ def test_help_lists_every_config_key(run_cli):
     for key in ("model:", "dataset:", "image_size:", "steps:", "batch_size:", "seed:", "steps_per_call:",
                 "checkpoint_every:", "vae.*", "--show-config"):
         assert key in run.stdout
+
+
+def test_every_registered_model_is_a_train_section_and_every_loadable_one_an_audit_generator():
+    from genstyle_causal.cli import build_parser
+    from genstyle_causal.commands import TrainRunConfig
+    from genstyle_causal.config import flat_keys
+    from genstyle_causal.registry import MODELS, generator_names
+
+    keys = flat_keys(TrainRunConfig)
+    for name, entry in MODELS.items():
+        if entry.options is not None:
+            assert all(f"{name}.{f}" in keys for f in entry.options.__dataclass_fields__)
+            assert f"{name}.*" in TrainRunConfig.__doc__
+    assert generator_names() == ["gan", "oracle", "vae"]
+    assert set(build_parser()._subparsers._group_actions[0].choices) == {"demo", "train", "audit", "stylize",
+                                                                          "bench", "report"}

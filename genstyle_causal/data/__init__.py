@@ -1,5 +1,6 @@
 """Procedural datasets with known factors (and, for the pendulum, a known causal graph)."""
 
+from .arrays import ArrayDataset, load_3dshapes, load_arrays, load_dsprites
 from .base import Factor, GroundTruthData, grid
 from .dsprites import DSprites
 from .images import SAMPLE_IMAGES, list_images, load_image, load_images, sample_image, sample_images
@@ -19,7 +20,7 @@ def get_dataset(name: str, **kwargs) -> GroundTruthData:
 
 
 __all__ = [
-    "DATASETS", "DSprites", "Factor", "GroundTruthData", "Pendulum", "SAMPLE_IMAGES", "StyleShapes",
-    "foreground_mask", "get_dataset", "grid", "list_images", "load_image", "load_images",
+    "ArrayDataset", "DATASETS", "DSprites", "Factor", "GroundTruthData", "Pendulum", "SAMPLE_IMAGES", "StyleShapes",
+    "foreground_mask", "get_dataset", "grid", "list_images", "load_3dshapes", "load_arrays", "load_dsprites", "load_image", "load_images",
     "pendulum_graph", "sample_image", "sample_images",
 ]

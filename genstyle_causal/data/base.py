@@ -68,7 +68,8 @@ def grid(name: str, low: float, high: float, size: int, role: Role = "content") 
 
 @dataclasses.dataclass(frozen=True)
 class GroundTruthData:
-    """Base class: subclasses define ``factors``, ``image_shape`` and ``render_one``."""
+    """Base class: subclasses define ``factors``, ``image_shape`` and either ``render_one`` (a procedural
+    renderer) or ``render_batch`` (e.g. a lookup of stored images, :class:`~.arrays.ArrayDataset`)."""
 
     # -- to be provided by subclasses ---------------------------------------------
     @property
@@ -80,8 +81,12 @@ class GroundTruthData:
         raise NotImplementedError
 
     def render_one(self, f: jax.Array) -> jax.Array:
-        """Render one image ``(H, W, C)`` in [0, 1] from one factor vector ``(k,)``."""
+        """Render one image ``(H, W, C)`` in [0, 1] from one factor vector ``(k,)`` (procedural datasets)."""
         raise NotImplementedError
+
+    def render_batch(self, factors: jax.Array) -> jax.Array:
+        """Images ``(n, H, W, C)`` for factor vectors ``(n, k)``: pure and jit-able, no checks (see :meth:`render`)."""
+        return _render_batch(self, factors)
 
     # -- names and sizes ---------------------------------------------------------
     @property
@@ -207,7 +212,7 @@ class GroundTruthData:
 
     def render(self, factors) -> jax.Array:
         """Images ``(n, H, W, C)`` float32 in [0, 1] for a batch of factor vectors."""
-        return _render_batch(self, self.check_factors(factors))
+        return self.render_batch(self.check_factors(factors))
 
     def sample(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
         """``(factors, images)`` for ``n`` random factor vectors."""
@@ -232,7 +237,7 @@ class GroundTruthData:
 
     def _oracle_render(self, params, z):
         del params
-        return _render_batch(self, z)
+        return self.render_batch(z)
 
 
 @functools.partial(jax.jit, static_argnums=0)

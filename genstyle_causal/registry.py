@@ -1,0 +1,262 @@
+"""What ``train`` can train and ``audit`` can audit: one entry per model, one per generator source.
+
+A :class:`ModelEntry` says how to train a model into a run directory from the
+run's configuration, and how to load what it trained back as a :class:`Trained`
+(its :class:`~genstyle_causal.generator.Generator`, dataset and optional encoder).
+Its options dataclass becomes the ``<name>.*`` section of ``train``'s config.
+Models trained by the one loop (:func:`~genstyle_causal.train.fit`) need only a
+task builder and a wrapper, via :func:`fitted_model`. Every model with a loader is
+also an ``audit`` generator (from a train run), beside the sources in :data:`GENERATORS`
+(the dataset oracle).
+
+Adding a model is one options dataclass and one :func:`register_model` call here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+
+from .errors import CheckpointError, ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """A trained (or oracle) generator with what audits and reports need around it."""
+
+    generator: Any  # a Generator, or None for models that generate nothing (probe)
+    data: Any  # the GroundTruthData it was trained on / renders
+    encode: Callable[[jax.Array], jax.Array] | None = None  # images -> code (for disentanglement metrics)
+    label: str = ""  # how reports name its code, e.g. "beta-VAE"
+    step: int | None = None  # the checkpoint step it was loaded from
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One trainable model.
+
+    Attributes:
+      name: the ``model=`` value and the name of its options section.
+      summary: one line for ``--help``.
+      train: ``(run config, run dir) -> Trained``: trains (resuming what the folder holds).
+      check: ``run config -> None``: validates every option without writing or computing anything.
+      load: ``(run config, run dir) -> Trained`` from the latest checkpoint; ``None``: not auditable.
+      options: dataclass of the ``<name>.*`` keys (``None``: none).
+      ships: the file a finished run holds besides its checkpoints (e.g. ``probe.npz``), or "".
+    """
+
+    name: str
+    summary: str
+    train: Callable[[Any, Path], Trained]
+    check: Callable[[Any], None]
+    load: Callable[[Any, Path], Trained] | None = None
+    options: type | None = None
+    ships: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorEntry:
+    """One source of generators for ``audit --set generator=NAME``: ``load(audit config) -> Trained``."""
+
+    name: str
+    summary: str
+    load: Callable[[Any], Trained]
+
+
+MODELS: dict[str, ModelEntry] = {}
+GENERATORS: dict[str, GeneratorEntry] = {}
+
+
+def register_model(entry: ModelEntry) -> ModelEntry:
+    """Add a model to ``train`` (and, when it has a loader, to ``audit``'s generators)."""
+    MODELS[entry.name] = entry
+    return entry
+
+
+def register_generator(entry: GeneratorEntry) -> GeneratorEntry:
+    """Add a generator source to ``audit`` (trained models are sources already)."""
+    GENERATORS[entry.name] = entry
+    return entry
+
+
+def find_model(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; valid: {sorted(MODELS)}")
+    return MODELS[name]
+
+
+def generator_names() -> list[str]:
+    """Every valid ``audit --set generator=`` value: the registered sources and each loadable model."""
+    return sorted({*GENERATORS, *(m for m, e in MODELS.items() if e.load is not None)})
+
+
+def check_generator(name: str) -> None:
+    if name not in generator_names():
+        raise ConfigError(f"unknown generator {name!r}; valid: {generator_names()}")
+
+
+def dataset_of(cfg):
+    """The dataset a train run config names, at its image size."""
+    from .data import get_dataset
+
+    return get_dataset(cfg.dataset, size=cfg.image_size)
+
+
+def fitted_model(name: str, summary: str, task: Callable, wrap: Callable, *, options: type | None = None,
+                 ships: str = "") -> ModelEntry:
+    """An entry for a model trained by :func:`~genstyle_causal.train.fit`.
+
+    ``task(run config) -> (task, batch_fn, data)`` rebuilds everything ``fit`` needs from
+    the config alone (cheaply: no parameters); ``wrap(task, state, run config, data) -> Trained``.
+    """
+
+    def train(cfg, outdir: Path) -> Trained:
+        from .train import fit
+
+        t, batch_fn, data = task(cfg)
+        state, _ = fit(t, batch_fn, cfg.train_config(), workdir=outdir)
+        return wrap(t, state, cfg, data)
+
+    def load(cfg, run: Path) -> Trained:
+        t, _, data = task(cfg)
+        state = restore_latest(Path(run) / "checkpoints", t, cfg.seed)
+        return dataclasses.replace(wrap(t, state, cfg, data), step=int(state.step))
+
+    def check(cfg) -> None:
+        task(cfg)
+
+    return ModelEntry(name, summary, train, check, load, options, ships)
+
+
+def restore_latest(folder: Path, task, seed: int):
+    """The latest checkpoint in ``folder`` as ``task``'s state (nothing is trained)."""
+    from .train import Checkpoints
+
+    if not folder.is_dir():
+        raise CheckpointError(f"no checkpoint in {folder}")
+    ckpt = Checkpoints(folder)
+    try:
+        return ckpt.restore(jax.eval_shape(task.init, jax.random.PRNGKey(seed)))
+    finally:
+        ckpt.close()
+
+
+# -- the models ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEOptions:
+    """``vae.*``: objective (beta, betatc, factor, dip1, dip2), beta, latent size, Adam learning rate."""
+
+    objective: str = "beta"
+    beta: float = 4.0
+    latent: int = 10
+    learning_rate: float = 5e-4
+
+
+def _vae_task(cfg):
+    from .models.vae import VAEConfig, VAETask
+
+    data, v = dataset_of(cfg), cfg.vae
+    task = VAETask(VAEConfig(image_shape=data.image_shape, latent=v.latent, objective=v.objective, beta=v.beta,
+                             learning_rate=v.learning_rate))
+    return task, _images(data, cfg.batch_size), data
+
+
+def _vae_trained(task, state, cfg, data) -> Trained:
+    from .models.vae import vae_generator
+    from .sections import mean_encoder
+
+    model = task.model(state.params)
+    label = f"{cfg.vae.objective}-VAE"
+    return Trained(vae_generator(model, name=f"{cfg.vae.objective}-vae"), data, mean_encoder(model), label)
+
+
+@dataclasses.dataclass(frozen=True)
+class GANOptions:
+    """``gan.*``: Gaussian noise units, InfoGAN codes (categories per categorical code, continuous count),
+    loss (nonsaturating, wgan-gp), width of the networks."""
+
+    noise_dim: int = 16
+    categorical: tuple[int, ...] = ()
+    continuous: int = 0
+    loss: str = "nonsaturating"
+    width: int = 32
+
+
+def _gan_task(cfg):
+    from .models.gan import GANConfig, GANTask
+
+    data, g = dataset_of(cfg), cfg.gan
+    task = GANTask(GANConfig(image_shape=data.image_shape, noise_dim=g.noise_dim, categorical=g.categorical,
+                             continuous=g.continuous, loss=g.loss, width=g.width))
+    return task, _images(data, cfg.batch_size), data
+
+
+def _gan_trained(task, state, cfg, data) -> Trained:
+    return Trained(task.generator(state), data)
+
+
+def _images(data, batch_size: int):
+    return lambda k: data.sample(k, batch_size)[1]
+
+
+def _train_probe(cfg, outdir: Path) -> Trained:
+    from .models.probe import train_probe
+
+    data = dataset_of(cfg)
+    train_probe(data, key=jax.random.key(cfg.seed), steps=cfg.steps, batch_size=cfg.batch_size, workdir=outdir,
+                progress=True)
+    return Trained(None, data)
+
+
+def _check_probe(cfg) -> None:
+    from .models.probe import ProbeConfig
+
+    ProbeConfig().check_image_shape(tuple(dataset_of(cfg).image_shape))
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaINOptions:
+    """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
+
+    layer: str = "relu3_1"
+    style_weight: float = 1.0
+    learning_rate: float = 1e-3
+
+
+def _adain_config(cfg):
+    from .models.style import AdaINConfig
+
+    a = cfg.adain
+    return AdaINConfig(layer=a.layer, style_weight=a.style_weight, learning_rate=a.learning_rate,
+                       image_size=cfg.image_size, batch_size=cfg.batch_size)
+
+
+def _train_adain(cfg, outdir: Path) -> Trained:
+    from .models.style import save_adain, train_adain
+
+    model, _ = train_adain(config=_adain_config(cfg), train=cfg.train_config(), workdir=outdir)
+    save_adain(model, outdir / MODELS["adain"].ships)
+    return Trained(None, None)
+
+
+register_model(fitted_model("vae", "a VAE: β-VAE, β-TCVAE, FactorVAE or DIP-VAE", _vae_task, _vae_trained,
+                            options=VAEOptions))
+register_model(fitted_model("gan", "a DCGAN or InfoGAN", _gan_task, _gan_trained, options=GANOptions))
+register_model(ModelEntry("probe", "a factor-reading CNN", _train_probe, _check_probe, ships="probe.npz"))
+register_model(ModelEntry("adain", "a style decoder", _train_adain, _adain_config, options=AdaINOptions,
+                          ships="adain.npz"))
+
+
+def _oracle(cfg) -> Trained:
+    from .data import get_dataset
+
+    data = get_dataset(cfg.dataset or "dsprites", size=cfg.image_size)
+    return Trained(data.oracle(), data)
+
+
+register_generator(GeneratorEntry("oracle", "the dataset's renderer (latent = true factors)", _oracle))
