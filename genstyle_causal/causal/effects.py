@@ -58,6 +58,9 @@ class EffectMatrix:
     ``effect / scale`` compares outcomes measured in different units.
     ``statistic`` says what a cell is: ``"contrast"`` (signed mean of paired
     differences) or ``"magnitude"`` (mean absolute paired difference).
+    ``level`` is the confidence the CIs hold with; ``familywise`` says whether
+    they hold jointly over all cells (Bonferroni: each cell at ``cell_level``)
+    or each on its own.
     """
 
     effect: np.ndarray
@@ -68,10 +71,16 @@ class EffectMatrix:
     outcome_names: tuple[str, ...]
     level: float
     statistic: str = "contrast"
+    familywise: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.effect.shape
+
+    @property
+    def cell_level(self) -> float:
+        """The confidence level of each cell's own CI."""
+        return _cell_level(self.level, self.effect.size, self.familywise)
 
     def excludes_zero(self) -> np.ndarray:
         return (self.low > 0) | (self.high < 0)
@@ -89,6 +98,8 @@ class EffectMatrix:
             "high": self.high.tolist(),
             "scale": self.scale.tolist(),
             "level": float(self.level),
+            "familywise": self.familywise,
+            "cell_level": self.cell_level,
             "statistic": self.statistic,
         }
 
@@ -333,9 +344,10 @@ def outcome_columns(outcome, m: int, names: Sequence[str] | None) -> tuple[str, 
     return tuple(names)
 
 
-def _matrix(effect: Effect, scale, unit_names, outcome_names, level, statistic) -> EffectMatrix:
+def _matrix(effect: Effect, scale, unit_names, outcome_names, level, statistic, familywise=False) -> EffectMatrix:
     a = lambda x: np.asarray(x, np.float64)  # noqa: E731
-    return EffectMatrix(a(effect.estimate), a(effect.low), a(effect.high), a(scale), tuple(unit_names), outcome_names, level, statistic)
+    return EffectMatrix(a(effect.estimate), a(effect.low), a(effect.high), a(scale), tuple(unit_names), outcome_names,
+                        level, statistic, familywise)
 
 
 def _cell_level(level: float, cells: int, familywise: bool) -> float:
@@ -386,7 +398,7 @@ def effect_matrix(
                             num_bootstrap, cell)
     scale = observe(generator, z, outcome).std(axis=0)
     names = outcome_columns(outcome, m, outcome_names)
-    return _matrix(effect, scale, [generator.latent_names[i] for i in idx], names, level, statistic)
+    return _matrix(effect, scale, [generator.latent_names[i] for i in idx], names, level, statistic, familywise)
 
 
 def dose_response(

@@ -21,14 +21,19 @@ from ..errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class Readout:
-    """An outcome function with named columns and optional named column groups (e.g. style/content)."""
+    """An outcome function with named columns, optional named column groups (e.g. style/content, or the
+    columns of one factor) and an optional paired ``diff(y, base)`` (default ``y - base``)."""
 
     fn: Callable[[jax.Array], jax.Array]
     names: tuple[str, ...]
     groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    diff: Callable[[jax.Array, jax.Array], jax.Array] | None = None
 
     def __call__(self, images: jax.Array) -> jax.Array:
         return self.fn(images)
+
+    def difference(self, y: jax.Array, base: jax.Array) -> jax.Array:
+        return y - base if self.diff is None else self.diff(y, base)
 
 
 def _moments(mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -467,8 +467,9 @@ def train_probe(
     """
     if int(batch_size) < 1:
         raise ConfigError(f"train_probe: batch_size must be a positive int; got {batch_size!r}")
+    spc = max(1, min(_STEPS_PER_CALL, int(steps)))
     train = TrainConfig(steps=int(steps), seed=int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max)),
-                        steps_per_call=_STEPS_PER_CALL, log_every=100, progress=progress)
+                        steps_per_call=spc, log_every=spc * max(1, round(100 / spc)), progress=progress)
     task = ProbeTask(heads_for(data), tuple(data.image_shape), config)
     config.check_image_shape(task.image_shape)
     state, _ = fit(task, FactorBatches(data, int(batch_size)), train, workdir=workdir)
