@@ -209,8 +209,9 @@ def _train_probe(rep, cfg, key, state, outdir):
                "oracle-dsprites", _EFFECT_CAPTION + " On the oracle each unit is a true factor, so a correct "
                "readout shows effects on the diagonal only; anything else is leakage of the probe.")
     fails = rel.oracle_failures()
-    rep.text(f"Reference check on the kept factors ({', '.join(rel.kept)}): "
-             + ("**passed** — each factor's own unit is detected and no other unit is." if not fails else
+    rep.text(f"Reference check on the kept factors ({', '.join(rel.kept) or 'none'}): "
+             + ("**failed** — no factor is read reliably enough to check." if not rel.kept else
+                "**passed** — each factor's own unit is detected and no other unit is." if not fails else
                 f"**failed** — {', '.join(fails)}."))
     rep.add_results(probe_reliability=rel.to_dict())
 
@@ -358,7 +359,8 @@ def _findings(rep, cfg, state) -> None:
     if rel is not None:
         fails = rel.oracle_failures()
         checks.append(check(f"dSprites oracle read through the probe is diagonal on the kept factors "
-                            f"({', '.join(rel.kept)})", not fails,
+                            f"({', '.join(rel.kept) or 'none'})", rel.kept and not fails,
+                            "no factor is read reliably enough to check" if not rel.kept else
                             "each factor's own unit is detected and no other" if not fails
                             else f"effects found where the oracle has none or missed: {', '.join(fails)}"))
         checks.append(check(f"probe reliability ≥ {rel.threshold:g} on every factor", not rel.flagged,

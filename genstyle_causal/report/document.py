@@ -135,10 +135,9 @@ class Report:
         out = [f"# {self.title}\n"]
         if self._has_findings():
             out.append("## Findings\n")
-            for caption, rows in self._findings["tables"]:
-                out.append(_markdown_table(rows, caption))
             out += [f"- **{'PASS' if c['passed'] else 'FAIL'}** {c['name']}" + (f" — {c['detail']}" if c["detail"] else "")
                     for c in self._findings["checks"]]
+            out += [_markdown_table(rows, caption) for caption, rows in self._findings["tables"]]
         sections = (["Findings"] if self._has_findings() else []) + self._sections()
         if sections:
             out.append("\n**Contents:** " + " · ".join(f"[{t}](#{anchor(t)})" for t in sections) + "\n")
@@ -184,13 +183,13 @@ class Report:
 
     def _findings_html(self) -> str:
         parts = [f'<section class="findings" id="{anchor("Findings")}"><h2>Findings</h2>']
-        parts += [_html_table(rows, caption) for caption, rows in self._findings["tables"]]
         if self._findings["checks"]:
             items = "".join(
                 f'<li class="{"pass" if c["passed"] else "fail"}"><b>{"PASS" if c["passed"] else "FAIL"}</b> '
                 f'{html.escape(c["name"])}{" — " + html.escape(c["detail"]) if c["detail"] else ""}</li>'
                 for c in self._findings["checks"])
             parts.append(f'<ul class="checks">{items}</ul>')
+        parts += [_html_table(rows, caption) for caption, rows in self._findings["tables"]]
         return "".join(parts) + "</section>"
 
 

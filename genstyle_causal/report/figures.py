@@ -83,7 +83,7 @@ def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequ
     rgba = np.asarray(cmap(0.5 + 0.5 * np.clip(est / limit, -1, 1)))
     rgba[..., :3] = 1.0 - sureness[..., None] * (1.0 - rgba[..., :3])  # fade towards white
     rgba[~resolved] = (0.95, 0.95, 0.95, 1.0)
-    fig, ax = plt.subplots(figsize=(1.35 * len(outcomes) + 2.6, 0.52 * len(units) + 2.0))
+    fig, ax = plt.subplots(figsize=(1.45 * len(outcomes) + 2.6, 0.52 * len(units) + 2.2))
     ax.imshow(rgba, aspect="auto")
     for i in range(shape[0]):
         for j in range(shape[1]):
@@ -97,7 +97,7 @@ def effect_heatmap(effect, lower, upper, *, units: Sequence[str], outcomes: Sequ
     bad = set(unreliable)
     for j, name in enumerate(outcomes):
         if name in bad:
-            ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, shape[0], fill=False, hatch="///", edgecolor="#999999",
+            ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, shape[0], fill=False, hatch="//", edgecolor="#cccccc",
                                        linewidth=0))
     notes = dict(notes or {})
     labels = [name + (f"\n{notes[name]}" if name in notes else "") + ("\n(unreliable)" if name in bad else "")

@@ -89,5 +89,5 @@ def column_notes(reliability, names: Sequence[str]) -> dict[str, str]:
         for j in cols:
             name = reliability.oracle.outcome_names[j]
             if name in names:
-                notes[name] = f"rel. {reliability.scores[factor]['score']:.2f} · floor {floors[j]:.2f}"
+                notes[name] = f"rel. {reliability.scores[factor]['score']:.2f}\nfloor {floors[j]:.2f} SD"
     return notes
