@@ -26,6 +26,7 @@ from .sections import MetricsSection, metrics_section
 
 OUTCOMES = ("readout", "probe")
 STATISTICS = ("contrast", "magnitude")
+GRAPHS = ("direct", "total")
 RUN_FILE = "train.json"  # the train command's config; fit's own config.json sits beside it
 
 
@@ -104,7 +105,10 @@ class AuditRunConfig:
     Keys:
       generator: oracle (the dataset's renderer, latent = true factors), or a trained model (vae, gan: a train run).
       run: the train run directory of a vae/gan generator.
-      dataset: dsprites, styleshapes or pendulum; empty: the run's dataset (dsprites for the oracle).
+      dataset: dsprites, styleshapes, pendulum or sprinkler; empty: the run's dataset (dsprites for the oracle).
+      graph: direct (an edge X → Y iff Y moves when X is set with every other variable held: the DAG) or total
+        (Y moves when X alone is set: the DAG's transitive closure). It applies to structural generators (the
+        oracles of the pendulum and sprinkler scenes); for latent units of learned models the two coincide.
       image_size: image side of the oracle's dataset (a trained generator keeps its own).
       outcome: readout (the dataset's analytic readout, no learning) or probe (a factor-reading CNN).
       probe: a probe file (probe.npz) or a `train --set model=probe` run directory; empty: train one into OUT/probe.
@@ -112,9 +116,10 @@ class AuditRunConfig:
       seed: seeds the audit.
       samples: latent samples per unit; bootstrap: bootstrap resamples of each CI.
       traversal_values: columns of the traversal grid (prior quantiles 5%..95%).
-      statistic: contrast (signed effect of moving a unit from its 10% to its 90% quantile) or magnitude
-        (mean |change|: finds non-monotone effects; with min_effect=0.05 it recovers the pendulum DAG).
-      min_effect: smallest standardized effect drawn as a graph edge.
+      statistic: contrast (signed effect of moving a latent unit from its 10% to its 90% quantile) or magnitude
+        (mean |change|: finds non-monotone effects); latent-unit audits only.
+      min_effect: smallest standardized effect drawn as a graph edge (latent-unit audits; structural audits
+        derive their floor from the readout's own error).
       metrics.*: disentanglement metrics of a VAE's encoder (metrics.names= to skip them).
     """
 
@@ -130,6 +135,7 @@ class AuditRunConfig:
     samples: int = 256
     bootstrap: int = 500
     traversal_values: int = 7
+    graph: str = "direct"
     statistic: str = "contrast"
     min_effect: float = 0.0
     metrics: MetricsSection = dataclasses.field(default_factory=MetricsSection)
@@ -138,6 +144,7 @@ class AuditRunConfig:
         check_generator(self.generator)
         _check_choice("outcome", self.outcome, OUTCOMES)
         _check_choice("statistic", self.statistic, STATISTICS)
+        _check_choice("graph", self.graph, GRAPHS)
         if self.dataset:
             _check_choice("dataset", self.dataset, _datasets())
         if self.generator not in GENERATORS and not self.run:
@@ -330,20 +337,20 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=list(gen.latent_names),
                           col_labels=[f"q{float(v):.2f}" for v in q]),
                "traversals", "Traversals: do(unit = its prior quantile q) on one base sample; one row per unit.")
-    result = audit(gen, outcome, key=k_audit, n=cfg.samples, num_bootstrap=cfg.bootstrap, statistic=cfg.statistic,
-                   min_effect=cfg.min_effect)
+    result = audit(gen, outcome, key=k_audit, graph=cfg.graph, n=cfg.samples, num_bootstrap=cfg.bootstrap,
+                   statistic=cfg.statistic, min_effect=cfg.min_effect)
     m = result.effects
     rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names),
                "effects", f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap "
                "CIs; grey cells: CI contains 0.")
-    maps = influence_maps(gen, do_batch(jnp.arange(gen.latent_dim), values[:, -1]), gen.sample_latent(k_maps, 64))
+    maps = influence_maps(gen, gen.sample_latent(k_maps, 64), do_batch(jnp.arange(gen.latent_dim), values[:, -1]))
     rep.figure(influence_figure(np.asarray(maps), names=list(gen.latent_names)), "influence",
                "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     draw_graph(result.graph, ax=ax, reference=result.reference)
-    truth = (" drawn against the true DAG (red: extra edge, dashed grey: missed edge); structural Hamming "
-             f"distance {result.scores['shd']}") if result.reference is not None else ""
-    rep.figure(fig, "graph", f"Graph of the detected effects{truth}.")
+    truth = (f" drawn against the true {result.kind}-effect graph (red: extra edge, dashed grey: missed edge); "
+             f"structural Hamming distance {result.scores['shd']}") if result.reference is not None else ""
+    rep.figure(fig, "graph", f"{result.kind.capitalize()}-effect graph of the detected effects{truth}. {result.note}.")
     rep.table([{"score": k, "value": v} for k, v in result.scores.items() if not isinstance(v, dict)],
               caption="audit scores")
     return result

@@ -253,7 +253,7 @@ def _audit_vae(rep, cfg, key, state, outdir):
                "|effect| ≥ 0.25 SD), at most two per factor; factors whose readout failed validation are left out.")
     z = gen.sample_latent(jax.random.fold_in(key, 2), 64)
     shifts = do_batch(jnp.arange(gen.latent_dim), jnp.full((gen.latent_dim,), 2.0, jnp.float32))
-    maps = influence_maps(gen, shifts, z)
+    maps = influence_maps(gen, z, shifts)
     rep.figure(influence_figure(np.asarray(maps), names=list(gen.latent_names)), "vae-influence",
                "Influence maps: mean |Δ pixel| when each latent is set to +2 (64 samples).")
     rep.add_results(vae_audit={**result.to_dict(), "factor_effects": _view_dict(view)})
@@ -281,20 +281,19 @@ def _oracles(rep, cfg, key, state, outdir):
     """Reference audit on the pendulum oracle: recovered DAG and DoWhy's backdoor estimate."""
     import matplotlib.pyplot as plt
 
-    from .causal import audit, draw_graph, readout
+    from .causal import audit, draw_graph
     from .causal.dowhy_bridge import compare_with_intervention
     from .data import Pendulum
 
     a = cfg.audit
     rep.section("Reference audit on the pendulum oracle")
     pend = Pendulum(size=cfg.image_size)
-    pres = audit(pend.oracle(), pend, key=jax.random.fold_in(key, 2), n=a.samples, num_bootstrap=a.bootstrap,
-                 statistic="magnitude", min_effect=0.05)
+    pres = audit(pend.oracle(), pend, key=jax.random.fold_in(key, 2), n=a.samples, num_bootstrap=a.bootstrap)
     fig, ax = plt.subplots(figsize=(6, 4))
     draw_graph(pres.graph, ax=ax, reference=pend.graph())
-    rep.figure(fig, "oracle-pendulum-graph", "Pendulum: graph recovered by intervening on each variable's "
-               "exogenous input and measuring the four variables in the image, drawn against the true DAG.")
-    cmp = compare_with_intervention(pend.oracle(), readout(pend), pend.graph(), "pendulum_angle", "shadow_position",
+    rep.figure(fig, "oracle-pendulum-graph", "Pendulum: direct-effect graph recovered by hard interventions "
+               "on each variable (the others held), measuring the four variables in the image, drawn against the true DAG.")
+    cmp = compare_with_intervention(pend.oracle(), pend.readout(), pend.graph(), "pendulum_angle", "shadow_position",
                                     key=jax.random.fold_in(key, 3), n=1000)
     o = cmp.observational
     rep.text(f"Pendulum oracle: structural Hamming distance to the true DAG **{pres.scores['shd']}** "
@@ -309,7 +308,7 @@ def _oracles(rep, cfg, key, state, outdir):
 
 def _style(rep, cfg, key, state, outdir):
     """Style/content study: swaps on the styleshapes oracle and Gatys style transfer on sample images."""
-    from .causal import SwapContent, SwapStyle, intervene, readout
+    from .causal import SwapContent, SwapStyle, intervene
     from .data import StyleShapes, sample_image
     from .models.style import GatysConfig, gatys_transfer
     from .report import image_grid
@@ -324,7 +323,7 @@ def _style(rep, cfg, key, state, outdir):
                           row_labels=["sample", "donor", "SwapStyle", "SwapContent"]), "style-swaps",
                "styleshapes oracle: SwapStyle takes the donor's hue, stroke, texture and background and keeps the "
                "sample's shape and position; SwapContent does the reverse.")
-    read = readout(data)
+    read = data.readout()
     base, swapped = np.asarray(read(rows[0])), np.asarray(read(rows[2]))
     moved = np.abs(swapped - base).mean(axis=0)
     rep.table([{"readout": n, "mean |change| under SwapStyle": float(v)} for n, v in zip(read.names, moved)],

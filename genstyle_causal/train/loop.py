@@ -81,7 +81,7 @@ def _scan(step: Callable, n: int) -> Callable:
     return many
 
 
-def _compiled_call(task, batch_fn, n: int, mesh):
+def compiled_call(task, batch_fn, n: int, mesh):
     """The jitted, guarded call running ``n`` steps; cached when task and batch_fn are hashable,
     so repeated or resumed ``fit`` calls in one process do not recompile."""
     try:
@@ -216,7 +216,7 @@ def fit(
         _truncate_log(log_path, start)
 
     spc = config.steps_per_call
-    calls = {n: _compiled_call(task, batch_fn, n, mesh) for n in {1, spc}}
+    calls = {n: compiled_call(task, batch_fn, n, mesh) for n in {1, spc}}
     evaluate = _make_eval(task, batch_fn, mesh)
 
     history: list[dict] = []
