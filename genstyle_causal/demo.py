@@ -334,7 +334,7 @@ def _style(rep, cfg, key, state, outdir):
     rep.figure(image_grid(np.stack([[content, style_img, np.asarray(out[0])]]),
                           col_labels=["content", "style", "Gatys transfer"], cell=2.0), "style-gatys",
                "Gatys et al. style transfer with the package's offline default feature extractor "
-               "(random multi-scale conv features; load VGG19 weights for photographic quality).")
+               "(trained VGG16 conv1_1..conv4_1, shipped with the package).")
     loss = np.asarray(history["total"])
     rep.text(f"Gatys optimisation: {cfg.style.gatys_steps} Adam steps at {size}×{size}; total loss "
              f"{loss[0]:.3g} → {loss[-1]:.3g}.")
