@@ -60,14 +60,19 @@ class AuditResult:
 
 
 def as_outcome(outcome) -> Outcome:
-    """A dataset becomes its analytic readout; a probe (``outcome`` + ``factor_names``) its named outcome."""
+    """A dataset becomes its analytic readout; a probe (``outcome`` + ``factor_names``) its named outcome.
+
+    A probe may name its columns (``outcome_names``, default its factor names), group them by factor
+    (``outcome_groups``) and define their paired ``difference``.
+    """
     if isinstance(outcome, GroundTruthData):
         readout = outcome.readout()
         if readout is None:
             raise ConfigError(f"dataset {outcome.name!r} has no analytic readout; pass a probe or an outcome function")
         return readout
     if hasattr(outcome, "outcome") and hasattr(outcome, "factor_names"):
-        return Readout(outcome.outcome, tuple(outcome.factor_names))
+        return Readout(outcome.outcome, tuple(getattr(outcome, "outcome_names", outcome.factor_names)),
+                       groups=tuple(getattr(outcome, "outcome_groups", ())), diff=getattr(outcome, "difference", None))
     return outcome
 
 
