@@ -122,7 +122,8 @@ class Generator:
         """Index of a latent unit given by position or name; raises :class:`UnitError`."""
         if isinstance(unit, str):
             if unit not in self.latent_names:
-                raise UnitError(f"unknown latent unit {unit!r}; valid names: {list(self.latent_names)}")
+                variables = f"; variables: {list(self.variable_names)}" if self.scm is not None else ""
+                raise UnitError(f"unknown latent unit {unit!r}; valid names: {list(self.latent_names)}{variables}")
             return self.latent_names.index(unit)
         if not 0 <= int(unit) < self.latent_dim:
             raise UnitError(
