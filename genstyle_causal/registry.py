@@ -141,19 +141,24 @@ def audit_dataset(cfg, size: int | None = None):
 
 
 def factory_generator(cfg) -> Trained:
-    """``Trained(FACTORY(), the audit's dataset)`` for ``generator=MODULE:FACTORY``, checked to fit the data."""
+    """``Trained(FACTORY(), the audit's dataset)`` for ``generator=MODULE:FACTORY``."""
     from .generator import Generator
 
     gen = import_factory(cfg.generator)()
     if not isinstance(gen, Generator):
         raise ConfigError(f"generator {cfg.generator!r} returned {type(gen).__name__}, not a Generator "
                           "(build one with genstyle_causal.adapters.nnx_generator, linen_generator or torch_generator)")
-    data = audit_dataset(cfg)
+    return Trained(gen, audit_dataset(cfg))
+
+
+def check_fits(trained: Trained) -> Trained:
+    """``trained`` after checking that its generator makes images of its dataset's shape (the probe reads them)."""
+    gen, data = trained.generator, trained.data
     shape = tuple(jax.eval_shape(gen.run, jax.ShapeDtypeStruct((1, gen.latent_dim), jax.numpy.float32)).shape[1:])
     if shape != tuple(data.image_shape):
         raise ConfigError(f"generator {gen.name!r} makes images {shape} but dataset {data.name!r} has images "
                           f"{tuple(data.image_shape)}; choose a matching data=, dataset= or image_size=")
-    return Trained(gen, data)
+    return trained
 
 
 def dataset_of(cfg):
