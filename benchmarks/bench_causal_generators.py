@@ -9,13 +9,15 @@ distance to the pendulum DAG, its counterfactual errors per intervened
 variable and its training minutes, with the machine's load average.
 
     python -m benchmarks.bench_causal_generators --quick
-    python -m benchmarks.bench_causal_generators [--parts gan causalvae]
+    python -m benchmarks.bench_causal_generators [--parts gan causalvae] [--out DIR]
+    python -m benchmarks.bench_causal_generators --summarize DIR   # the numbers of a finished run
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import tempfile
 import time
@@ -71,17 +73,25 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="which halves to run")
     parser.add_argument("--out", type=Path, help="keep the study's run directory (report, figures) here")
+    parser.add_argument("--summarize", type=Path, metavar="DIR",
+                        help="summarise a finished study run directory instead of running one")
     args = parser.parse_args(argv)
-    cfg = dataclasses.replace(QUICK if args.quick else CausalGeneratorsConfig(), parts=tuple(args.parts))
-    load_before = os.getloadavg()
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        results = run_causal_generators(cfg, args.out or tmp).results
-    wall = time.perf_counter() - t0
-    summary = {"quick": args.quick, "parts": list(cfg.parts), "wall_s": wall, "load_average_before": load_before,
-               "load_average_after": os.getloadavg(), **summarize(results, to_dict(cfg))}
-    print(f"study wall time {wall / 60:.1f} min; load average {load_before[0]:.1f} → {summary['load_average_after'][0]:.1f}")
-    name = "causal_generators" + ("_quick" if args.quick else "") + ("" if set(cfg.parts) == set(PARTS) else "_" + "_".join(cfg.parts))
+    if args.summarize is not None:
+        results = json.loads((args.summarize / "results.json").read_text())
+        config = json.loads((args.summarize / "config.json").read_text())
+        parts = [p for p in PARTS if p in results]
+        summary = {"quick": False, "parts": parts, "summarized": str(args.summarize), "load_average_now": os.getloadavg(),
+                   **summarize(results, config)}
+    else:
+        cfg = dataclasses.replace(QUICK if args.quick else CausalGeneratorsConfig(), parts=tuple(args.parts))
+        parts, load_before, t0 = list(cfg.parts), os.getloadavg(), time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            results = run_causal_generators(cfg, args.out or tmp).results
+        wall = time.perf_counter() - t0
+        summary = {"quick": args.quick, "parts": parts, "wall_s": wall, "load_average_before": load_before,
+                   "load_average_after": os.getloadavg(), **summarize(results, to_dict(cfg))}
+        print(f"study wall time {wall / 60:.1f} min; load average {load_before[0]:.1f} → {summary['load_average_after'][0]:.1f}")
+    name = "causal_generators" + ("_quick" if summary["quick"] else "") + ("" if set(parts) == set(PARTS) else "_" + "_".join(parts))
     save_results(name, summary)
     return summary
 
