@@ -392,10 +392,15 @@ def _dissect(rep, cfg, key, state, outdir):
                "dissect-ablation", f"Effect of zeroing a channel on each probe-read factor, in standard deviations: the "
                f"{len(rows)} channels with the largest effects, 95% bootstrap CIs.")
     h = result.hybridization
-    rep.figure(effect_heatmap(h.effect, h.low, h.high, units=[f"{n}: {len(mod)} ch" for n, mod in zip(h.unit_names, result.modules)],
-                              outcomes=h.outcome_names, title="Hybridizing a module (mean |Δ factor|)"),
-               "dissect-modules", "Modules from influence-map clustering and the mean absolute change of each factor "
-               "when the module is copied from another sample.")
+    h_scale = np.where(h.scale > 0, h.scale, 1.0)
+    rep.figure(effect_heatmap(h.standardized(), h.low / h_scale, h.high / h_scale,
+                              units=[f"{n}: {len(mod)} ch" for n, mod in zip(h.unit_names, result.modules)],
+                              outcomes=h.outcome_names, title="Hybridizing a module (mean |Δ factor|, in SDs)"),
+               "dissect-modules", "Modules from influence-map clustering and the mean absolute change of each factor, in "
+               "its standard deviations, when the module is copied from another sample; 95% bootstrap CIs.")
+    rep.table([{"module": n, "channels": ", ".join(map(str, mod)),
+                "mean IoU": float(np.mean(result.iou.iou[mod]))} for n, mod in zip(h.unit_names, result.modules)],
+              caption="the channels of each module and their mean IoU with the sprite mask")
     module_maps = np.stack([result.maps[mod].mean(axis=0) for mod in result.modules])
     rep.figure(influence_maps(module_maps, names=list(h.unit_names)), "dissect-influence", "Mean influence map of each module.")
     state["dissection"] = result
