@@ -54,7 +54,7 @@ class GANSection:
     batch_size: int = 64
     eval_every: int = 500
     eval_samples: int = 1000
-    styleshapes_steps: int = 1500
+    styleshapes_steps: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +96,8 @@ class CausalGeneratorsConfig:
       parts: which halves to run: gan (InfoGAN, probe, metrics, dissection, styleshapes DCGAN), causalvae.
       gan.*: the InfoGAN on dSprites: image_size (16, 32 or 64), width, noise_dim, categorical (categories per
         code), continuous (codes), steps, batch_size, eval_every (steps between quality measurements),
-        eval_samples (images per Fréchet distance), styleshapes_steps (the styleshapes DCGAN; 0 skips it).
+        eval_samples (images per Fréchet distance), styleshapes_steps (steps of an optional DCGAN on styleshapes;
+        0 skips it — at 1500 steps it collapsed to dark textures in the development runs).
       probe.*: steps and batch_size of the dSprites factor probe that reads the GAN's samples.
       dissect.*: layer (empty: the last feature map), samples, modules (influence-map clusters), bootstrap.
       metrics.*: disentanglement metrics of InfoGAN's codes (metrics.names= to skip them).
@@ -233,7 +234,12 @@ class QualityTracker:
         self.grids.append(np.asarray(fake[:8]))
         fd = frechet_feature_distance(self.real, fake, extractor=self.extractor)["frechet_feature_distance"]
         self.seconds += time.perf_counter() - t0
-        return {"frechet": fd}
+        return {self.metric: fd}
+
+    @property
+    def metric(self) -> str:
+        """The logged name, which carries the extractor's: a resumed run never mixes two extractors in one curve."""
+        return f"frechet_{getattr(self.extractor, 'name', type(self.extractor).__name__)}"
 
 
 @jax.jit
@@ -269,7 +275,7 @@ def _train_and_track(rep, g: GANSection, data, config, key, steps: int, outdir: 
     train_seconds = time.perf_counter() - t0 - tracker.seconds
     steps_per_s = (int(state.step) - start) / max(train_seconds, 1e-9)
     history = read_jsonl(outdir / "metrics.jsonl")  # the whole run, also when it resumed
-    evals = [(r["step"], r["eval/frechet"]) for r in history if "eval/frechet" in r]
+    evals = [(r["step"], r[f"eval/{tracker.metric}"]) for r in history if f"eval/{tracker.metric}" in r]
     curves = {k: [r[k] for r in history if k in r] for k in ("d_loss", "g_loss", "info_bound")}
     curves = {k: v for k, v in curves.items() if v}
     rep.figure(loss_curves(curves, steps=[r["step"] for r in history if "d_loss" in r]), f"{label}-losses",

@@ -219,7 +219,7 @@ def _register_all() -> None:
         _out("run directory (default: runs/demo)", Path("runs/demo")), DemoConfig))
     register_command(Command(
         "causal-generators", "train an InfoGAN on dsprites and a CausalVAE on the pendulum, dissect the GAN and audit "
-        "the CausalVAE against the true mechanism, and write a report (offline; about 40 min on 2 idle cores, mostly GAN training)", _causal_generators,
+        "the CausalVAE against the true mechanism, and write a report (offline; about 30 min on 2 idle cores, mostly GAN training)", _causal_generators,
         _out("run directory (default: runs/causal-generators)", Path("runs/causal-generators")), CausalGeneratorsConfig))
     register_command(Command(
         "train", "train one model (vae, gan, probe or adain) into a run directory; rerun to resume or extend", _train,
