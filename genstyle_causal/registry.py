@@ -224,10 +224,10 @@ class AdaINOptions:
     """``adain.*``: encoder layer the decoder inverts, content/style/identity loss weights, Adam learning rate."""
 
     layer: str = "relu2_1"
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    identity_weight: float = 50.0
-    learning_rate: float = 2e-3
+    content_weight: float = 0.0
+    style_weight: float = 0.0
+    identity_weight: float = 1.0
+    learning_rate: float = 3e-3
 
 
 def _adain_config(cfg):

@@ -4,8 +4,11 @@ The encoder is an :class:`Extractor` cut at ``config.layer``; the decoder mirror
 it (3×3 conv + ReLU, nearest ×2 upsampling per pooling; fewer convolutions per
 block than the paper's VGG19 decoder) and is trained with the package's
 :func:`~genstyle_causal.train.fit` on styleshapes renders and the shipped sample
-images, with the paper's loss: content loss on the AdaIN target (eq. 12) plus
-``style_weight`` × the mean/std style loss over the style layers (eq. 13).
+images. The default loss is pixel reconstruction of the content (the decoder
+inverts the encoder and the style transfer happens in feature space, as in Li et
+al. 2017), which needs no backward pass through VGG and so trains in minutes on a
+CPU; ``content_weight``/``style_weight`` > 0 add the paper's content loss on the
+AdaIN target (eq. 12) and mean/std style loss over the style layers (eq. 13).
 
 The encoder output is the *content features* hook of the causal module: the
 :func:`adain_generator` stages are ``features`` (encoder) then ``image`` (decoder),
@@ -55,10 +58,10 @@ class AdaINConfig:
     """
 
     layer: str = "relu2_1"
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    identity_weight: float = 50.0
-    learning_rate: float = 2e-3
+    content_weight: float = 0.0
+    style_weight: float = 0.0
+    identity_weight: float = 1.0
+    learning_rate: float = 3e-3
     image_size: int = 32
     batch_size: int = 8
 
