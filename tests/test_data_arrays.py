@@ -105,6 +105,7 @@ def test_3dshapes_layout_looks_images_up_by_factor(tmp_path):
     ds = load_arrays(tmp_path / "3dshapes.h5")
     assert ds.factor_names == SHAPES3D_FACTORS and ds.factor_sizes == (2,) * 6 and ds.image_shape == (4, 4, 3)
     assert [ds.factor_names[i] for i in ds.style_factors] == ["floor_hue", "wall_hue", "object_hue"]
+    assert [f.kind for f in ds.factors] == ["ordinal"] * 4 + ["categorical", "ordinal"]
     rows = np.array([5, 0, 63, 17])
     np.testing.assert_allclose(np.asarray(ds.render(labels[rows]))[:, 0, 0, 0], 3 * rows / 255.0, rtol=1e-6)
     oracle = ds.oracle()

@@ -33,7 +33,8 @@ from .base import Factor, GroundTruthData, Role
 
 #: Factor columns of the public dSprites ``latents_values`` (Matthey et al. 2017).
 DSPRITES_FACTORS = ("color", "shape", "scale", "orientation", "posX", "posY")
-#: Factor columns of the public 3D Shapes ``labels`` (Burgess & Kim 2018); the hues are style, the rest content.
+#: Factor columns of the public 3D Shapes ``labels`` (Burgess & Kim 2018); the hues are style, the rest content;
+#: shape is categorical (its values are class indices).
 SHAPES3D_FACTORS = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
 SHAPES3D_ROLES: tuple[Role, ...] = ("style", "style", "style", "content", "content", "content")
 
@@ -306,7 +307,8 @@ def load_3dshapes(path: str | Path) -> ArrayDataset:
     if missing:
         raise DataFileError(f"{path} has no dataset {missing[0]!r} (3D Shapes layout: 'images' (N, 64, 64, 3), "
                             f"'labels' (N, 6)); it holds {sorted(f.keys())}")
-    like = {name: Factor(name, (), role) for name, role in zip(SHAPES3D_FACTORS, SHAPES3D_ROLES)}
+    like = {name: Factor(name, (), role, kind="categorical" if name == "shape" else "ordinal")
+            for name, role in zip(SHAPES3D_FACTORS, SHAPES3D_ROLES)}
     return from_grid_labels(f["images"], f["labels"][()], SHAPES3D_FACTORS, like=like, title="3dshapes")
 
 
