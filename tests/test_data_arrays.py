@@ -181,6 +181,8 @@ def test_unknown_layouts_and_missing_files(tmp_path):
 
 
 def test_generic_npz_layout(tmp_path):
-    np.savez(tmp_path / "mine.npz", images=IMAGES, labels=LABELS, factor_names=np.array(["a", "b"]))
+    masks = np.arange(6)[:, None, None] % 2 == np.ones((6, 4, 4), bool)  # boolean images: white is True
+    np.savez(tmp_path / "mine.npz", images=masks, labels=LABELS, factor_names=np.array(["a", "b"]))
     ds = load_arrays(tmp_path / "mine.npz")
     assert ds.name == "mine" and ds.factor_names == ("a", "b") and ds.factor_sizes == (2, 3)
+    np.testing.assert_array_equal(ds.render(LABELS)[:, 0, 0, 0], [0, 1, 0, 1, 0, 1])

@@ -70,7 +70,7 @@ class ArrayDataset(GroundTruthData):
         object.__setattr__(self, "_rows_of_codes", _row_table(codes, specs))
         if self.max_value is None:
             dtype = np.dtype(self.images.dtype)
-            white = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+            white = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0  # floats and booleans: 1
             object.__setattr__(self, "max_value", white)
 
     # identity semantics: two datasets are the same only if they are the same object (jit caches by it)
@@ -143,8 +143,8 @@ def _check_images(images) -> tuple[int, ...]:
     shape, dtype = getattr(images, "shape", None), getattr(images, "dtype", None)
     if shape is None or dtype is None or len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3)):
         raise ShapeError(f"images must be an array (N, H, W) or (N, H, W, C) with C in (1, 3); got shape {shape}")
-    if not (np.issubdtype(np.dtype(dtype), np.integer) or np.issubdtype(np.dtype(dtype), np.floating)):
-        raise ShapeError(f"images must be numeric (integer or float pixels); got dtype {dtype}")
+    if not any(np.issubdtype(np.dtype(dtype), t) for t in (np.bool_, np.integer, np.floating)):
+        raise ShapeError(f"images must be numeric (boolean, integer or float pixels); got dtype {dtype}")
     return tuple(int(d) for d in shape)
 
 
