@@ -45,11 +45,11 @@ class ArrayDataset(GroundTruthData):
 
     Args:
       images: any array with ``shape``, ``dtype`` and integer-array indexing (numpy array,
-        ``np.memmap``, ``h5py.Dataset``); integer pixels are divided by ``max_value``.
+        ``np.memmap``, ``h5py.Dataset``); pixels are divided by ``max_value``.
       labels: factor values ``(N, k)``, each on its factor's grid (within 1e-6 of the range).
       specs: one discrete :class:`Factor` per label column, in column order.
-      title: the dataset's name in reports (``dsprites`` also selects the probe's rotation symmetries).
-      max_value: the pixel value of white (default: the dtype's maximum for integers, 1 for floats).
+      title: the dataset's name in reports.
+      max_value: the pixel value of white (default: the dtype's maximum for integers, 1 for floats and booleans).
 
     The labels must cover the grid exactly once: fixed-factor sampling draws the
     other factors independently, so every combination needs its image.
