@@ -28,6 +28,7 @@ import dataclasses
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 
 import jax
@@ -75,42 +76,64 @@ def curve_points(budget: int, every: int, spc: int) -> list[int]:
     return sorted({max(spc, p - p % spc) for p in pts})
 
 
+def run_key(recipe: Recipe) -> str:
+    """A folder name for the recipe's trajectory: recipes that differ only in their step budget share it,
+    so a longer budget continues the shorter one's runs (and its curve points)."""
+    blob = json.dumps([dataclasses.asdict(recipe.config), recipe.batch_size, recipe.steps_per_call], sort_keys=True,
+                      default=str)
+    return f"{recipe.config.objective}-{zlib.crc32(blob.encode()):08x}"
+
+
 def run_seed(name: str, recipe: Recipe, seed: int, points: list[int], workdir: Path, *, sizes: dict,
              final_protocol: str, progress: bool) -> dict:
-    """Train to each curve point in turn (resuming), scoring each; cached in ``workdir/evals.json``."""
+    """Train to each curve point in turn (resuming), scoring each; cached in ``workdir/evals.json``.
+
+    ``curve[step]``: fast-protocol scores, ``final[protocol][step]``: scores at the budget.
+    """
     data = DSprites(size=recipe.image_size)
     task = VAETask(recipe.config)
     batches = ImageBatches(data, recipe.batch_size)
     cache_path = workdir / "evals.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {"curve": {}, "final": None}
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {"curve": {}, "final": {}}
+
+    def train(step, show):
+        cfg = TrainConfig(steps=step, seed=seed, steps_per_call=recipe.steps_per_call, log_every=recipe.steps_per_call,
+                          progress=show)
+        state, _ = fit(task, batches, cfg, workdir=workdir)
+        if int(state.step) != step:  # the folder was trained past this point (by a longer budget): cannot score it
+            return None
+        return mean_encoder(task.model(state.params))
+
     for step in points:
         if str(step) in cache["curve"]:
             continue
         t, c = time.perf_counter(), time.process_time()
-        cfg = TrainConfig(steps=step, seed=seed, steps_per_call=recipe.steps_per_call, log_every=recipe.steps_per_call,
-                          progress=progress)
-        state, _ = fit(task, batches, cfg, workdir=workdir)
+        encode = train(step, progress)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
-        encode = mean_encoder(task.model(state.params))
+        if encode is None:
+            print(f"{name} seed {seed}: {workdir} is past step {step}; that curve point is skipped", flush=True)
+            continue
         res = evaluate(encode, data, CURVE_METRICS, key=SCORE_KEY, protocol="fast", options=sizes)
         cache["curve"][str(step)] = {**headline(res), "train_wall_s": wall, "train_cpu_s": cpu,
                                      "load_1min": os.getloadavg()[0]}
         atomic_write_json(cache_path, cache)
         print(f"{name} seed {seed} step {step}: {cache['curve'][str(step)]}", flush=True)
-    if cache["final"] is None and final_protocol == "fast":  # the last curve point already is the fast score
-        cache["final"] = {**cache["curve"][str(points[-1])], "step": points[-1], "protocol": "fast"}
-    if cache["final"] is None:
-        t = time.perf_counter()
-        state, _ = fit(task, batches, TrainConfig(steps=points[-1], seed=seed, steps_per_call=recipe.steps_per_call,
-                                                  log_every=recipe.steps_per_call, progress=False), workdir=workdir)
-        encode = mean_encoder(task.model(state.params))
-        res = evaluate(encode, data, CURVE_METRICS, key=SCORE_KEY, protocol=final_protocol,
-                       options=sizes if final_protocol == "fast" else None)
-        cache["final"] = {**headline(res), "step": points[-1], "protocol": final_protocol,
-                          "seconds": time.perf_counter() - t}
+    finals = cache["final"].setdefault(final_protocol, {})
+    budget = str(points[-1])
+    if budget not in finals:
+        if final_protocol == "fast":  # the last curve point is the fast score already
+            finals[budget] = dict(cache["curve"][budget])
+        else:
+            t = time.perf_counter()
+            encode = train(points[-1], False)
+            if encode is None:
+                raise SystemExit(f"{workdir} was trained past step {points[-1]}: score that budget in another --workdir")
+            res = evaluate(encode, data, CURVE_METRICS, key=SCORE_KEY, protocol=final_protocol)
+            finals[budget] = {**headline(res), "eval_seconds": time.perf_counter() - t, "load_1min": os.getloadavg()[0]}
         atomic_write_json(cache_path, cache)
-        print(f"{name} seed {seed} final ({final_protocol}): {cache['final']}", flush=True)
-    return cache
+        print(f"{name} seed {seed} step {budget} ({final_protocol}): {finals[budget]}", flush=True)
+    curve = {k: v for k, v in cache["curve"].items() if int(k) <= points[-1]}
+    return {"curve": curve, "final": {**finals[budget], "protocol": final_protocol}}
 
 
 def summarise(name: str, recipe: Recipe, speed: dict, runs: dict[int, dict]) -> tuple[list[dict], dict]:
@@ -167,7 +190,7 @@ def main(argv=None) -> dict:
         print(f"{name}: {speed['steps_per_s']:.1f} steps/s (compile {speed['compile_s']:.0f} s, load "
               f"{speed['load']['load_1min']})", flush=True)
         tag = "quick-" if args.quick else ""
-        runs = {s: run_seed(name, recipe, s, points, args.workdir / f"{tag}{name}-{recipe.steps}-seed{s}", sizes=sizes,
+        runs = {s: run_seed(name, recipe, s, points, args.workdir / f"{tag}{run_key(recipe)}-seed{s}", sizes=sizes,
                             final_protocol=final_protocol, progress=not args.quick) for s in args.seeds}
         rows, final = summarise(name, recipe, speed, runs)
         all_rows += rows
