@@ -34,7 +34,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.common import load_average, print_table, save_results, warn_if_busy
+from benchmarks.common import RESULTS, load_average, print_table, save_results, warn_if_busy
 from genstyle_causal.data import DSprites
 from genstyle_causal.io import atomic_write_json
 from genstyle_causal.metrics import evaluate
@@ -202,8 +202,10 @@ def main(argv=None) -> dict:
                   "seeds": r["final"]["seeds"], "protocol": r["final"]["protocol"],
                   **{k: f"{r['final'][k]['mean']:.3f} ± {r['final'][k]['std']:.3f}" for k in ("mig", "dci_d", "factor_vae")
                      if k in r["final"]}} for n, r in out["recipes"].items()], "At the step budget")
-    if not args.quick:
-        save_results("recipe", out)
+    if not args.quick:  # keep the recipes this call did not run
+        previous = RESULTS / "recipe.json"
+        kept = json.loads(previous.read_text()).get("recipes", {}) if previous.is_file() else {}
+        save_results("recipe", {**out, "recipes": {**kept, **out["recipes"]}})
     return out
 
 
