@@ -14,6 +14,7 @@ did; a faster step (or an idle machine) re-converts them without retraining.
 
     python -m benchmarks.bench_recipe                     # demo and best recipes, 3 seeds
     python -m benchmarks.bench_recipe --recipes demo --seeds 0 1 2 3
+    python -m benchmarks.bench_recipe --speed-only        # re-time the steps (idle machine), re-convert minutes
     python -m benchmarks.bench_recipe --quick             # a smoke run (seconds)
 
 Prints a table and writes ``benchmarks/results/recipe.json`` (atomically); run
@@ -169,7 +170,11 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=None, help="override every recipe's step budget")
     p.add_argument("--workdir", type=Path, default=Path("runs/bench_recipe"))
     p.add_argument("--quick", action="store_true", help="20 steps of a tiny recipe, small metric sizes (smoke run)")
+    p.add_argument("--speed-only", action="store_true", help="train nothing: time each recipe's step now and "
+                   "re-convert the steps of its runs in recipe.json to minutes (e.g. on an idle machine)")
     args = p.parse_args(argv)
+    previous = RESULTS / "recipe.json"
+    stored = json.loads(previous.read_text()).get("recipes", {}) if previous.is_file() else {}
     out = {"quick": args.quick, "load_before": warn_if_busy("start"), "recipes": {}}
     sizes = {"mig": {"num_train": 10_000}, "dci": {"num_train": 5_000, "num_test": 2_500},
              "factor_vae": {"num_train": 1_000, "num_eval": 500, "num_variance_estimate": 5_000}}
@@ -190,8 +195,13 @@ def main(argv=None) -> dict:
         print(f"{name}: {speed['steps_per_s']:.1f} steps/s (compile {speed['compile_s']:.0f} s, load "
               f"{speed['load']['load_1min']})", flush=True)
         tag = "quick-" if args.quick else ""
-        runs = {s: run_seed(name, recipe, s, points, args.workdir / f"{tag}{run_key(recipe)}-seed{s}", sizes=sizes,
-                            final_protocol=final_protocol, progress=not args.quick) for s in args.seeds}
+        if args.speed_only:
+            if name not in stored:
+                raise SystemExit(f"--speed-only: {previous} holds no runs of recipe {name!r}")
+            runs, points = {int(s): r for s, r in stored[name]["runs"].items()}, stored[name]["curve_points"]
+        else:
+            runs = {s: run_seed(name, recipe, s, points, args.workdir / f"{tag}{run_key(recipe)}-seed{s}", sizes=sizes,
+                                final_protocol=final_protocol, progress=not args.quick) for s in args.seeds}
         rows, final = summarise(name, recipe, speed, runs)
         all_rows += rows
         out["recipes"][name] = {"recipe": {**dataclasses.asdict(recipe)}, "speed": speed, "curve_points": points,
@@ -203,9 +213,7 @@ def main(argv=None) -> dict:
                   **{k: f"{r['final'][k]['mean']:.3f} ± {r['final'][k]['std']:.3f}" for k in ("mig", "dci_d", "factor_vae")
                      if k in r["final"]}} for n, r in out["recipes"].items()], "At the step budget")
     if not args.quick:  # keep the recipes this call did not run
-        previous = RESULTS / "recipe.json"
-        kept = json.loads(previous.read_text()).get("recipes", {}) if previous.is_file() else {}
-        save_results("recipe", {**out, "recipes": {**kept, **out["recipes"]}})
+        save_results("recipe", {**out, "recipes": {**stored, **out["recipes"]}})
     return out
 
 
