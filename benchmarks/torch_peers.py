@@ -21,7 +21,22 @@ def available() -> bool:
 def version() -> dict:
     import torch
 
-    return {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device())}
+
+
+def device():
+    """CUDA when JAX itself runs on a GPU and torch sees one (compare like with like), else the CPU."""
+    import jax
+    import torch
+
+    return torch.device("cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu")
+
+
+def _sync(dev) -> None:
+    import torch
+
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def try_peer(name: str, factory, *args, **kwargs):
@@ -57,9 +72,10 @@ def vae_step(config, images: np.ndarray, *, compiled: bool = False, seed: int = 
         dec.append(nn.ConvTranspose2d(a, b, 4, 2, 1))
         if i < len(outs) - 1:
             dec.append(nn.ReLU())
-    dec = nn.Sequential(*dec)
+    dev = device()
+    enc, dec = enc.to(dev), nn.Sequential(*dec).to(dev)
     opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=config.learning_rate)
-    x = torch.from_numpy(np.array(np.asarray(images, np.float32).transpose(0, 3, 1, 2)))
+    x = torch.from_numpy(np.array(np.asarray(images, np.float32).transpose(0, 3, 1, 2))).to(dev)
     n = x.shape[0]
 
     def loss_fn(x):
@@ -75,6 +91,7 @@ def vae_step(config, images: np.ndarray, *, compiled: bool = False, seed: int = 
         opt.zero_grad(set_to_none=True)
         loss_fn(x).backward()
         opt.step()
+        _sync(dev)
 
     return step
 
@@ -85,6 +102,7 @@ def _stack_from_extractor(extractor):
     from flax import nnx
 
     net = nnx.merge(extractor.graphdef, extractor.state)
+    dev = device()
     convs = []
     for conv in net.convs:
         k = np.asarray(conv.kernel[...])  # HWIO
@@ -93,7 +111,7 @@ def _stack_from_extractor(extractor):
             m.weight.copy_(torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))))
             m.bias.copy_(torch.from_numpy(np.array(conv.bias[...])))
         m.requires_grad_(False)
-        convs.append(m)
+        convs.append(m.to(dev))
     return convs, net.layer_names, net.pool, extractor.preprocess
 
 
@@ -108,9 +126,10 @@ def gatys_step(extractor, content: np.ndarray, style: np.ndarray, config, *, com
 
     config = config.resolve(extractor)
     convs, names, pool, prep = _stack_from_extractor(extractor)
+    dev = device()
     layers = set(config.style_layers) | {config.content_layer}
-    mean = torch.tensor(prep.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(prep.std, dtype=torch.float32).view(1, 3, 1, 1)
+    mean = torch.tensor(prep.mean, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
 
     def features(img):
         x = img.flip(1) if prep.bgr else img
@@ -137,7 +156,7 @@ def gatys_step(extractor, content: np.ndarray, style: np.ndarray, config, *, com
     def rel(x, t):
         return ((x - t) ** 2).sum() / ((t**2).sum() + 1e-5)
 
-    as_t = lambda a: torch.from_numpy(np.array(np.asarray(a, np.float32)[None].transpose(0, 3, 1, 2)))
+    as_t = lambda a: torch.from_numpy(np.array(np.asarray(a, np.float32)[None].transpose(0, 3, 1, 2))).to(dev)
     c_img, s_img = as_t(content), as_t(style)
     with torch.no_grad():
         c_target = features(c_img)[config.content_layer]
@@ -162,5 +181,6 @@ def gatys_step(extractor, content: np.ndarray, style: np.ndarray, config, *, com
         opt.step()
         with torch.no_grad():
             img.clamp_(0.0, 1.0)
+        _sync(dev)
 
     return step

@@ -61,3 +61,7 @@ class CheckpointError(GenstyleError, OSError):
 
 class NonFiniteError(GenstyleError, FloatingPointError):
     """A computation produced or received NaN or inf (in training, the last good checkpoint is kept)."""
+
+
+class MemoryLimitError(GenstyleError, MemoryError):
+    """A computation would need more memory than the configured limit (the message says how much and what to do)."""

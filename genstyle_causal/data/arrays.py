@@ -275,7 +275,9 @@ def load_dsprites(path: str | Path) -> ArrayDataset:
 
     The constant ``color`` column is dropped, leaving shape, scale, orientation,
     posX, posY with the file's values (shape 1, 2, 3 = square, ellipse, heart).
-    The ``metadata`` entry (a pickled dict) is never read.
+    The ``metadata`` entry (a pickled dict) is never read. The public file is
+    compressed, so its images are read into memory (3 GB); saved once with
+    ``np.savez`` (uncompressed) they are memory-mapped instead.
     """
     return from_grid_labels(npz_array(path, "imgs"), npz_array(path, "latents_values"), DSPRITES_FACTORS,
                             title="dsprites", max_value=1.0)
@@ -301,23 +303,39 @@ def load_3dshapes(path: str | Path) -> ArrayDataset:
     return from_grid_labels(f["images"], f["labels"][()], SHAPES3D_FACTORS, roles=SHAPES3D_ROLES, title="3dshapes")
 
 
-def load_arrays(path: str | Path) -> ArrayDataset:
-    """A labelled dataset from a file: dSprites ``.npz``, 3D Shapes ``.h5``/``.hdf5``, or a ``.npz`` with
-    ``images`` (N, H, W[, C]), ``labels`` (N, k) and optionally ``factor_names`` (k strings)."""
+def data_layout(path: str | Path) -> str:
+    """``"dsprites"``, ``"3dshapes"`` or ``"arrays"``: the layout of a data file, from its names alone (cheap).
+
+    Raises :class:`DataFileError` for a missing file or an unknown layout.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):
-        return load_3dshapes(path)
+        if not path.is_file():
+            raise DataFileError(f"data file not found: {path}")
+        return "3dshapes"
     if suffix != ".npz":
         raise DataFileError(f"unsupported data file {path}: expected .npz (dSprites layout or images/labels) or "
                             ".h5 (3D Shapes layout)")
     keys = set(npz_keys(path))
     if {"imgs", "latents_values"} <= keys:
-        return load_dsprites(path)
+        return "dsprites"
     if {"images", "labels"} <= keys:
-        labels = npz_array(path, "labels")
-        names = ([str(s) for s in npz_array(path, "factor_names")] if "factor_names" in keys
-                 else [f"factor{i}" for i in range(np.shape(labels)[1] if np.ndim(labels) == 2 else 0)])
-        return from_grid_labels(npz_array(path, "images"), labels, names, title=path.stem)
+        return "arrays"
     raise DataFileError(f"{path} holds {sorted(keys)}; expected the dSprites layout (imgs, latents_values) or "
                         "images, labels[, factor_names]")
+
+
+def load_arrays(path: str | Path) -> ArrayDataset:
+    """A labelled dataset from a file: dSprites ``.npz``, 3D Shapes ``.h5``/``.hdf5``, or a ``.npz`` with
+    ``images`` (N, H, W[, C]), ``labels`` (N, k) on a complete factor grid and optionally ``factor_names`` (k strings)."""
+    path = Path(path)
+    layout = data_layout(path)
+    if layout == "3dshapes":
+        return load_3dshapes(path)
+    if layout == "dsprites":
+        return load_dsprites(path)
+    labels = npz_array(path, "labels")
+    names = ([str(s) for s in npz_array(path, "factor_names")] if "factor_names" in npz_keys(path)
+             else [f"factor{i}" for i in range(np.shape(labels)[1] if np.ndim(labels) == 2 else 0)])
+    return from_grid_labels(npz_array(path, "images"), labels, names, title=path.stem)
