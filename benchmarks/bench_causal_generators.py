@@ -19,6 +19,7 @@ import dataclasses
 import os
 import tempfile
 import time
+from pathlib import Path
 
 from benchmarks.common import print_table, save_results
 from genstyle_causal.causal_generators import (
@@ -69,12 +70,13 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="which halves to run")
+    parser.add_argument("--out", type=Path, help="keep the study's run directory (report, figures) here")
     args = parser.parse_args(argv)
     cfg = dataclasses.replace(QUICK if args.quick else CausalGeneratorsConfig(), parts=tuple(args.parts))
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as out:
-        results = run_causal_generators(cfg, out).results
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_causal_generators(cfg, args.out or tmp).results
     wall = time.perf_counter() - t0
     summary = {"quick": args.quick, "parts": list(cfg.parts), "wall_s": wall, "load_average_before": load_before,
                "load_average_after": os.getloadavg(), **summarize(results, to_dict(cfg))}

@@ -125,3 +125,17 @@ def test_config_errors_name_the_field():
         CausalVAEConfig(edges="random")
     with pytest.raises(ConfigError, match="label_low/label_high"):
         CausalVAEConfig(concepts=("a", "b"), label_low=(0.0,), label_high=(1.0,))
+
+
+def test_registered_as_a_trainable_model():
+    import dataclasses
+
+    from genstyle_causal.commands import TrainRunConfig
+    from genstyle_causal.registry import find_model
+
+    cfg = TrainRunConfig(model="causalvae", dataset="pendulum", image_size=32)
+    entry = find_model("causalvae")
+    entry.check(cfg)
+    assert entry.load is not None  # a trained run is an audit generator
+    with pytest.raises(ConfigError, match="edges must be one of"):
+        entry.check(dataclasses.replace(cfg, causalvae=dataclasses.replace(cfg.causalvae, edges="any")))

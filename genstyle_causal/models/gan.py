@@ -497,7 +497,7 @@ def train_gan(
     """Train a GAN on images rendered from ``data``; returns ``(task, state, history)``.
 
     ``key`` fixes the run (it becomes the loop's seed). Every ``eval_every``
-    steps ``eval_hook`` gets the current generator and its numbers go into the
+    steps (rounded down to a multiple of ``steps_per_call``) ``eval_hook`` gets the current generator and its numbers go into the
     history as ``eval/<name>`` (e.g. a Fréchet feature distance against real
     images, to follow quality against steps). ``config.image_shape`` must be the
     dataset's.
@@ -508,10 +508,9 @@ def train_gan(
         raise ConfigError(f"train_gan: batch_size must be a positive int; got {batch_size!r}")
     task = GANTask(config)
     spc = max(1, min(int(steps_per_call), int(steps)))
-    train = TrainConfig(
-        steps=int(steps), seed=int(jax.random.randint(key, (), 0, 2**31 - 1)), steps_per_call=spc,
-        log_every=spc, eval_every=int(eval_every) and spc * max(1, int(eval_every) // spc), progress=progress,
-    )
+    every = spc * max(1, int(eval_every) // spc) if eval_every else 0  # fit evaluates between fused calls
+    train = TrainConfig(steps=int(steps), seed=int(jax.random.randint(key, (), 0, 2**31 - 1)), steps_per_call=spc,
+                        log_every=spc, eval_every=every, progress=progress)
     hook = None if eval_hook is None else (lambda state: eval_hook(task.generator(state)))
     state, history = fit(task, ImageBatches(data, int(batch_size)), train, workdir=workdir, eval_hook=hook)
     return task, state, history
