@@ -5,6 +5,7 @@ The dSprites file is written here in the public layout (``imgs`` uint8, ``latent
 smaller grid, so the stored dataset must reproduce the procedural one exactly.
 """
 
+import dataclasses
 import itertools
 
 import h5py
@@ -12,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from genstyle_causal.data import ArrayDataset, grid, load_3dshapes, load_arrays, load_dsprites
+from genstyle_causal.data import ArrayDataset, DSprites, grid, load_3dshapes, load_arrays, load_dsprites
 from genstyle_causal.data.arrays import SHAPES3D_FACTORS
 from genstyle_causal.errors import DataFileError, FactorError, ShapeError
 from genstyle_causal.metrics import METRICS, evaluate, mig
@@ -38,6 +39,8 @@ def test_dsprites_layout_reproduces_procedural_sampling(dsprites_file):
     assert isinstance(ds.images, np.memmap) == ("stored" in dsprites_file.stem)  # uncompressed members are mapped
     assert ds.factor_names == SMALL.factor_names and ds.factor_sizes == SMALL.factor_sizes
     assert ds.image_shape == SMALL.image_shape
+    bare = lambda factors: [dataclasses.replace(f, values=()) for f in factors]  # noqa: E731
+    assert bare(ds.factors) == bare(DSprites().factors)  # roles, kinds, symmetries: what DSprites knows
     f_file, f_proc = ds.sample_factors(KEY, 200), SMALL.sample_factors(KEY, 200)
     np.testing.assert_array_equal(np.asarray(f_file) - SHIFT, f_proc)
     np.testing.assert_array_equal(ds.render(f_file), SMALL.render(f_proc))

@@ -22,7 +22,7 @@ import math
 import struct
 import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -250,23 +250,26 @@ def _npy_header(stream, path: Path, key: str):
     return shape, fortran, dtype
 
 
-def grid_specs(labels: np.ndarray, names: Sequence[str], roles: Sequence[Role] | None = None) -> tuple[list[int], tuple[Factor, ...]]:
-    """Columns that vary and one :class:`Factor` per varying column, its grid the column's distinct values."""
+def grid_specs(labels: np.ndarray, names: Sequence[str], like: Mapping[str, Factor] | None = None) -> tuple[list[int], tuple[Factor, ...]]:
+    """Columns that vary and one :class:`Factor` per varying column, its grid the column's distinct values.
+
+    ``like`` gives, by name, a factor whose other fields (role, ...) the new one copies.
+    """
     columns, specs = [], []
     for i, name in enumerate(names):
-        values = np.unique(labels[:, i])
+        values = tuple(float(v) for v in np.unique(labels[:, i]))
         if len(values) > 1:
             columns.append(i)
-            specs.append(Factor(name, tuple(float(v) for v in values), roles[i] if roles else "content"))
+            specs.append(dataclasses.replace(like[name], values=values) if like and name in like else Factor(name, values))
     return columns, tuple(specs)
 
 
-def from_grid_labels(images, labels, names: Sequence[str], *, roles=None, title: str, max_value=None) -> ArrayDataset:
+def from_grid_labels(images, labels, names: Sequence[str], *, like=None, title: str, max_value=None) -> ArrayDataset:
     """An :class:`ArrayDataset` whose factor grids are the distinct values of each label column (constant columns dropped)."""
     labels = np.asarray(labels, np.float64)
     if labels.ndim != 2 or labels.shape[1] != len(names):
         raise ShapeError(f"{title} labels must have shape (N, {len(names)}) for {list(names)}; got {labels.shape}")
-    columns, specs = grid_specs(labels, names, roles)
+    columns, specs = grid_specs(labels, names, like)
     return ArrayDataset(images, labels[:, columns], specs, title=title, max_value=max_value)
 
 
@@ -274,13 +277,16 @@ def load_dsprites(path: str | Path) -> ArrayDataset:
     """The public dSprites ``.npz`` layout: ``imgs`` (N, 64, 64) uint8 in {0, 1}, ``latents_values`` (N, 6).
 
     The constant ``color`` column is dropped, leaving shape, scale, orientation,
-    posX, posY with the file's values (shape 1, 2, 3 = square, ellipse, heart).
+    posX, posY with the file's values (shape 1, 2, 3 = square, ellipse, heart) and
+    everything else the procedural :class:`~.dsprites.DSprites` knows about each factor.
     The ``metadata`` entry (a pickled dict) is never read. The public file is
     compressed, so its images are read into memory (3 GB); saved once with
     ``np.savez`` (uncompressed) they are memory-mapped instead.
     """
+    from .dsprites import DSprites
+
     return from_grid_labels(npz_array(path, "imgs"), npz_array(path, "latents_values"), DSPRITES_FACTORS,
-                            title="dsprites", max_value=1.0)
+                            like={f.name: f for f in DSprites().factors}, title="dsprites", max_value=1.0)
 
 
 def load_3dshapes(path: str | Path) -> ArrayDataset:
@@ -300,7 +306,8 @@ def load_3dshapes(path: str | Path) -> ArrayDataset:
     if missing:
         raise DataFileError(f"{path} has no dataset {missing[0]!r} (3D Shapes layout: 'images' (N, 64, 64, 3), "
                             f"'labels' (N, 6)); it holds {sorted(f.keys())}")
-    return from_grid_labels(f["images"], f["labels"][()], SHAPES3D_FACTORS, roles=SHAPES3D_ROLES, title="3dshapes")
+    like = {name: Factor(name, (), role) for name, role in zip(SHAPES3D_FACTORS, SHAPES3D_ROLES)}
+    return from_grid_labels(f["images"], f["labels"][()], SHAPES3D_FACTORS, like=like, title="3dshapes")
 
 
 def data_layout(path: str | Path) -> str:
