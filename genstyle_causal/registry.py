@@ -15,6 +15,11 @@ Adding a model is one options dataclass and one :func:`register_model` call here
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -94,8 +99,66 @@ def generator_names() -> list[str]:
 
 
 def check_generator(name: str) -> None:
-    if name not in generator_names():
-        raise ConfigError(f"unknown generator {name!r}; valid: {generator_names()}")
+    """A registered generator name, or ``MODULE:FACTORY`` whose factory can be imported."""
+    if ":" in name:
+        import_factory(name)
+    elif name not in generator_names():
+        raise ConfigError(f"unknown generator {name!r}; valid: {generator_names()} or MODULE:FACTORY")
+
+
+@functools.lru_cache(maxsize=None)
+def import_factory(spec: str) -> Callable:
+    """The callable ``NAME`` of ``MODULE:NAME`` (importable from the current directory) or ``path/file.py:NAME``."""
+    where, _, attr = spec.rpartition(":")
+    if not where or not attr.isidentifier():
+        raise ConfigError(f"generator {spec!r}: expected MODULE:FACTORY or path/file.py:FACTORY")
+    try:
+        if where.endswith(".py"):
+            if not Path(where).is_file():
+                raise ConfigError(f"generator {spec!r}: no file {where}")
+            found = importlib.util.spec_from_file_location(Path(where).stem, where)
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+        else:
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(where)
+    except ImportError as e:
+        raise ConfigError(f"generator {spec!r}: cannot import {where!r}: {e}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"generator {spec!r}: {where!r} has no callable {attr!r}")
+    return factory
+
+
+def audit_dataset(cfg, size: int | None = None):
+    """The dataset an audit config names: its labelled data file, else its procedural dataset (default dsprites)."""
+    from .data import get_dataset, load_arrays
+
+    if cfg.data:
+        return load_arrays(cfg.data)
+    return get_dataset(cfg.dataset or "dsprites", size=size or cfg.image_size)
+
+
+def factory_generator(cfg) -> Trained:
+    """``Trained(FACTORY(), the audit's dataset)`` for ``generator=MODULE:FACTORY``."""
+    from .generator import Generator
+
+    gen = import_factory(cfg.generator)()
+    if not isinstance(gen, Generator):
+        raise ConfigError(f"generator {cfg.generator!r} returned {type(gen).__name__}, not a Generator "
+                          "(build one with genstyle_causal.adapters.nnx_generator, linen_generator or torch_generator)")
+    return Trained(gen, audit_dataset(cfg))
+
+
+def check_fits(trained: Trained) -> Trained:
+    """``trained`` after checking that its generator makes images of its dataset's shape (the probe reads them)."""
+    gen, data = trained.generator, trained.data
+    shape = tuple(jax.eval_shape(gen.run, jax.ShapeDtypeStruct((1, gen.latent_dim), jax.numpy.float32)).shape[1:])
+    if shape != tuple(data.image_shape):
+        raise ConfigError(f"generator {gen.name!r} makes images {shape} but dataset {data.name!r} has images "
+                          f"{tuple(data.image_shape)}; choose a matching data=, dataset= or image_size=")
+    return trained
 
 
 def dataset_of(cfg):
@@ -197,7 +260,35 @@ def _gan_task(cfg):
 
 
 def _gan_trained(task, state, cfg, data) -> Trained:
+    if task.config.num_codes:  # InfoGAN: its Q head reads the codes back, so the metrics score them like an encoder's
+        return Trained(task.generator(state), data, task.info_encoder(state), "InfoGAN Q")
     return Trained(task.generator(state), data)
+
+
+@dataclasses.dataclass(frozen=True)
+class CausalVAEOptions:
+    """``causalvae.*``: learnable edges (order: forward in the dataset's factor order; free: any DAG), Adam learning
+    rates of the networks and of the adjacency."""
+
+    edges: str = "order"
+    learning_rate: float = 1e-3
+    adjacency_learning_rate: float = 1e-2
+
+
+def _causalvae_task(cfg):
+    from .models.causalvae import CausalVAEConfig, CausalVAETask
+    from .models.probe import FactorBatches
+
+    data, c = dataset_of(cfg), cfg.causalvae
+    task = CausalVAETask(CausalVAEConfig.for_data(data, edges=c.edges, learning_rate=c.learning_rate,
+                                                  adjacency_learning_rate=c.adjacency_learning_rate))
+    return task, FactorBatches(data, cfg.batch_size), data
+
+
+def _causalvae_trained(task, state, cfg, data) -> Trained:
+    from .models.causalvae import causalvae_generator
+
+    return Trained(causalvae_generator(task, state, data, key=jax.random.key(cfg.seed)), data, label="CausalVAE")
 
 
 def _images(data, batch_size: int):
@@ -250,15 +341,15 @@ def _train_adain(cfg, outdir: Path) -> Trained:
 register_model(fitted_model("vae", "a VAE: β-VAE, β-TCVAE, FactorVAE or DIP-VAE", _vae_task, _vae_trained,
                             options=VAEOptions))
 register_model(fitted_model("gan", "a DCGAN or InfoGAN", _gan_task, _gan_trained, options=GANOptions))
+register_model(fitted_model("causalvae", "a CausalVAE (concepts = the dataset's factors, e.g. the pendulum's)",
+                            _causalvae_task, _causalvae_trained, options=CausalVAEOptions))
 register_model(ModelEntry("probe", "a factor-reading CNN", _train_probe, _check_probe, ships="probe.npz"))
 register_model(ModelEntry("adain", "a style decoder", _train_adain, _adain_config, options=AdaINOptions,
                           ships="adain.npz"))
 
 
 def _oracle(cfg) -> Trained:
-    from .data import get_dataset
-
-    data = get_dataset(cfg.dataset or "dsprites", size=cfg.image_size)
+    data = audit_dataset(cfg)
     return Trained(data.oracle(), data)
 
 

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .causal import SwapContent, SwapStyle, bootstrap_mean, intervene, readout
+from .causal import SwapContent, SwapStyle, bootstrap_mean, intervene
 from .data import StyleShapes
 from .generator import Generator
 from .models.style.adain import AdaIN, adain_generator
@@ -40,7 +40,7 @@ def analytic_style_classes(data: StyleShapes) -> tuple[tuple[str, ...], Callable
     circle; background: the mean grey of the background pixels, nearest grid level.
     Both are exact on styleshapes renders.
     """
-    read = readout(data)
+    read = data.readout()
     hue, background = (np.asarray(data.factors[data.factor_index(n)].values, np.float32) for n in ("hue", "background"))
     names = read.names
 

@@ -80,6 +80,27 @@ def test_effect_matrix_of_a_wrapped_model_runs_under_jit():
     assert m.shape == (3, 1) and np.isfinite(m.effect).all()
 
 
+class Stack(nnx.Module):
+    """Layers in an ``nnx.List``: they are named by their index."""
+
+    def __init__(self, *, rngs):
+        self.layers = nnx.List([nnx.Linear(3, 16, rngs=rngs), nnx.Linear(16, 16, rngs=rngs)])
+
+    def __call__(self, z):
+        for layer in self.layers:
+            z = jax.nn.sigmoid(layer(z))
+        return z.reshape(-1, 4, 4, 1)
+
+
+def test_layers_of_a_list_are_named_by_index():
+    model = Stack(rngs=nnx.Rngs(0))
+    g = nnx_generator(model, 3)
+    assert g.layer_names == ("latent", "layers.0", "layers.1", "image")
+    h = model.layers[0](Z).at[..., CHANNELS].set(0.0)
+    by_hand = jax.nn.sigmoid(model.layers[1](jax.nn.sigmoid(h))).reshape(-1, 4, 4, 1)
+    np.testing.assert_array_equal(intervene(g, Z, Ablate("layers.0", CHANNELS)), by_hand)
+
+
 class SkipDecoder(nnx.Module):
     """``fc1`` feeds ``fc2``, but the latent also reaches the output through ``skip``: neither cuts the pass."""
 
@@ -114,6 +135,23 @@ def test_bad_layer_names_and_outputs():
         nnx_generator(MODEL, 3, method="generate")
 
 
+class WithDropout(Decoder):
+    def __init__(self, latent, *, rngs):
+        super().__init__(latent, rngs=rngs)
+        self.drop = nnx.Dropout(0.1, rngs=rngs)
+
+    def __call__(self, z):
+        return super().__call__(self.drop(z))
+
+
+def test_a_model_in_training_mode_is_refused_until_eval():
+    model = WithDropout(3, rngs=nnx.Rngs(0))
+    with pytest.raises(ConfigError, match=r"WithDropout is in training mode \(drop uses dropout.*model.eval\(\)"):
+        nnx_generator(model, 3)
+    model.eval()
+    np.testing.assert_array_equal(nnx_generator(model, 3)(Z), model(Z))
+
+
 # -- Linen -------------------------------------------------------------------------------------------------
 
 
@@ -142,6 +180,7 @@ def test_linen_wrapped_model_is_bit_identical_and_ablates_like_by_hand():
     assert g.layer_names == ("latent", "decoder.fc", "decoder.up1", "decoder.out", "decoder", "image")
     np.testing.assert_array_equal(g(Z), LINEN.apply(VARIABLES, Z))
     np.testing.assert_array_equal(jax.jit(lambda g, z: g(z))(g, Z), jax.jit(LINEN.apply)(VARIABLES, Z))
+    np.testing.assert_array_equal(jax.vmap(g)(jnp.stack([Z, Z])), jnp.stack([LINEN.apply(VARIABLES, Z)] * 2))
     p = VARIABLES["params"]["decoder"]
     h = nn.relu(nn.Dense(128).apply({"params": p["fc"]}, Z)).reshape(-1, 4, 4, 8)
     h = nn.ConvTranspose(8, (4, 4), strides=(2, 2)).apply({"params": p["up1"]}, h)

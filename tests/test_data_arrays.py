@@ -7,44 +7,21 @@ smaller grid, so the stored dataset must reproduce the procedural one exactly.
 
 import dataclasses
 import itertools
-import math
 
 import h5py
 import jax
 import numpy as np
 import pytest
 
-from genstyle_causal.data import ArrayDataset, DSprites, Factor, grid, load_3dshapes, load_arrays, load_dsprites
+from genstyle_causal.data import ArrayDataset, DSprites, grid, load_3dshapes, load_arrays, load_dsprites
 from genstyle_causal.data.arrays import SHAPES3D_FACTORS
 from genstyle_causal.errors import DataFileError, FactorError, ShapeError
-from genstyle_causal.metrics import mig
+from genstyle_causal.metrics import METRICS, evaluate, mig
 from genstyle_causal.metrics._common import oracle_code
 from genstyle_causal.models.probe import ProbeConfig, train_probe
+from tests._dsprites_file import SMALL, dsprites_arrays
 
 KEY = jax.random.key(0)
-
-
-@dataclasses.dataclass(frozen=True)
-class SmallSprites(DSprites):
-    """Procedural dSprites on a 3 × 2 × 4 × 4 × 4 grid (same renderer, same value ranges)."""
-
-    @property
-    def factors(self):
-        return (Factor("shape", (0.0, 1.0, 2.0)), grid("scale", 0.5, 1.0, 2), grid("orientation", 0.0, 2 * math.pi, 4),
-                grid("posX", 0.0, 1.0, 4), grid("posY", 0.0, 1.0, 4))
-
-
-SMALL = SmallSprites(size=16)
-
-
-def dsprites_arrays(data):
-    """The public dSprites arrays of a procedural dataset: colour column first, shape values 1, 2, 3, C order."""
-    classes = np.array(list(itertools.product([0], *[range(s) for s in data.factor_sizes])))
-    values = np.stack([np.ones(len(classes))] + [np.asarray(f.values)[classes[:, i + 1]] for i, f in enumerate(data.factors)], 1)
-    imgs = np.asarray(data.render(values[:, 1:]))[..., 0].astype(np.uint8)
-    values[:, 1] += 1.0
-    return {"imgs": imgs, "latents_values": values, "latents_classes": classes,
-            "metadata": np.array({"description": "pickled, never read"}, dtype=object)}
 
 
 @pytest.fixture(scope="module", params=["stored", "compressed"])
@@ -62,6 +39,8 @@ def test_dsprites_layout_reproduces_procedural_sampling(dsprites_file):
     assert isinstance(ds.images, np.memmap) == ("stored" in dsprites_file.stem)  # uncompressed members are mapped
     assert ds.factor_names == SMALL.factor_names and ds.factor_sizes == SMALL.factor_sizes
     assert ds.image_shape == SMALL.image_shape
+    bare = lambda factors: [dataclasses.replace(f, values=()) for f in factors]  # noqa: E731
+    assert bare(ds.factors) == bare(DSprites().factors)  # roles, kinds, symmetries: what DSprites knows
     f_file, f_proc = ds.sample_factors(KEY, 200), SMALL.sample_factors(KEY, 200)
     np.testing.assert_array_equal(np.asarray(f_file) - SHIFT, f_proc)
     np.testing.assert_array_equal(ds.render(f_file), SMALL.render(f_proc))
@@ -83,6 +62,20 @@ def test_identity_code_mig_equals_procedural(dsprites_file):
     # an image representation reads the stored images
     pixels = lambda x: x.reshape(x.shape[0], -1)[:, ::7]  # noqa: E731
     assert mig(pixels, ds, key=KEY, num_train=500)["mig"] == mig(pixels, SMALL, key=KEY, num_train=500)["mig"]
+
+
+def test_every_metric_of_the_identity_code_equals_procedural(tmp_path):
+    np.savez(tmp_path / "d.npz", **dsprites_arrays(SMALL))
+    ds = load_dsprites(tmp_path / "d.npz")
+    n = {"num_train": 300}
+    opts = {"mig": n, "irs": n, "gaussian_total_correlation": n, "sap": {**n, "num_test": 100},
+            "dci": {**n, "num_test": 100, "estimator": "forest"}, "modularity_explicitness": {**n, "num_test": 100},
+            "beta_vae": {"num_train": 40, "num_eval": 20, "group_size": 8},
+            "factor_vae": {"num_train": 40, "num_eval": 20, "group_size": 8, "num_variance_estimate": 300}}
+    stored = evaluate(oracle_code(ds), ds, key=KEY, options=opts)["metrics"]
+    procedural = evaluate(oracle_code(SMALL), SMALL, key=KEY, options=opts)["metrics"]
+    assert set(stored) == set(METRICS) and stored == procedural
+    assert stored["factor_vae"]["factor_vae"] == 1.0
 
 
 def test_probe_trained_on_file_equals_probe_on_procedural(tmp_path):
@@ -112,6 +105,7 @@ def test_3dshapes_layout_looks_images_up_by_factor(tmp_path):
     ds = load_arrays(tmp_path / "3dshapes.h5")
     assert ds.factor_names == SHAPES3D_FACTORS and ds.factor_sizes == (2,) * 6 and ds.image_shape == (4, 4, 3)
     assert [ds.factor_names[i] for i in ds.style_factors] == ["floor_hue", "wall_hue", "object_hue"]
+    assert [f.kind for f in ds.factors] == ["ordinal"] * 4 + ["categorical", "ordinal"]
     rows = np.array([5, 0, 63, 17])
     np.testing.assert_allclose(np.asarray(ds.render(labels[rows]))[:, 0, 0, 0], 3 * rows / 255.0, rtol=1e-6)
     oracle = ds.oracle()
@@ -187,6 +181,8 @@ def test_unknown_layouts_and_missing_files(tmp_path):
 
 
 def test_generic_npz_layout(tmp_path):
-    np.savez(tmp_path / "mine.npz", images=IMAGES, labels=LABELS, factor_names=np.array(["a", "b"]))
+    masks = np.arange(6)[:, None, None] % 2 == np.ones((6, 4, 4), bool)  # boolean images: white is True
+    np.savez(tmp_path / "mine.npz", images=masks, labels=LABELS, factor_names=np.array(["a", "b"]))
     ds = load_arrays(tmp_path / "mine.npz")
     assert ds.name == "mine" and ds.factor_names == ("a", "b") and ds.factor_sizes == (2, 3)
+    np.testing.assert_array_equal(ds.render(LABELS)[:, 0, 0, 0], [0, 1, 0, 1, 0, 1])

@@ -48,7 +48,8 @@ class NNXForward:
         from flax import nnx
 
         model = nnx.merge(self.graphdef, state)
-        found = [(_path(p), p, m) for p, m in nnx.iter_modules(model) if p and (paths is None or _path(p) in paths)]
+        found = [(_path(p), p, m) for p, m in nnx.iter_modules(model)
+                 if p and callable(m) and (paths is None or _path(p) in paths)]  # containers (nnx.List) are not layers
         parents = {p: m for p, m in nnx.iter_modules(model)}
         for name, parts, module in found:
             parent, key = parents[parts[:-1]], parts[-1]
@@ -114,6 +115,11 @@ def nnx_generator(
     from flax import nnx
 
     _check_method(model, method)
+    training = [_path(p) or "(the model)" for p, m in nnx.iter_modules(model)
+                if getattr(m, "deterministic", None) is False or getattr(m, "use_running_average", None) is False]
+    if training:
+        raise ConfigError(f"{type(model).__name__} is in training mode ({training[0]} uses dropout or batch "
+                          "statistics); call model.eval() first so that generating is deterministic")
     graphdef, state = nnx.split(model)
     return staged_generator(NNXForward(graphdef, method), state, latent_dim, layers=layers, prior=prior,
                             latent_names=latent_names, output=output, name=name or type(model).__name__)
