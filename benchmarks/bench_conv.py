@@ -118,7 +118,7 @@ VGG_LAYERS = [("3x3", 256, 3, 64), ("3x3", 256, 64, 64), ("3x3", 128, 64, 128), 
 def _callable(f, kind, in_scan: bool):
     """fwd+bwd of ``f`` (kernel gradient too, except for the 3×3 layers, whose weights Gatys keeps fixed)."""
     argnums = (0,) if kind == "3x3" else (0, 1)
-    grad = jax.grad(lambda x, k, g: jnp.vdot(f(x, k), g), argnums=argnums)
+    grad = jax.grad(lambda x, k, g: jnp.vdot(jax.nn.relu(f(x, k)), g), argnums=argnums)  # relu: forward needed
     if not in_scan:
         return jax.jit(grad)
 
