@@ -21,7 +21,8 @@ import numpy as np
 from .config import from_dict, read_file, to_dict
 from .errors import CheckpointError, ConfigError
 from .io import read_jsonl
-from .registry import MODELS, GENERATORS, Trained, audit_dataset, check_generator, factory_generator, find_model
+from .registry import (MODELS, GENERATORS, Trained, audit_dataset, check_fits, check_generator, factory_generator,
+                       find_model)
 from .sections import MetricsSection, metrics_section
 
 OUTCOMES = ("auto", "readout", "probe")
@@ -290,12 +291,12 @@ def load_run(run: str | Path, expect: str) -> tuple[TrainRunConfig, Trained]:
 def load_generator(cfg: AuditRunConfig) -> Trained:
     """The generator ``audit`` audits: a registered source (the oracle) or a trained model from ``cfg.run``."""
     if ":" in cfg.generator:
-        return factory_generator(cfg)
+        return check_fits(factory_generator(cfg))
     if cfg.generator in GENERATORS:
         return GENERATORS[cfg.generator].load(cfg)
     train_cfg, trained = load_run(cfg.run, cfg.generator)
     if cfg.data or (cfg.dataset and cfg.dataset != train_cfg.dataset):
-        trained = dataclasses.replace(trained, data=audit_dataset(cfg, size=train_cfg.image_size))
+        trained = check_fits(dataclasses.replace(trained, data=audit_dataset(cfg, size=train_cfg.image_size)))
     return trained
 
 
@@ -351,28 +352,42 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     import matplotlib.pyplot as plt
 
     from .causal import audit, do_batch, draw_graph, influence_maps
+    from .causal.effects import unit_values
     from .report import effect_heatmap, image_grid, influence_maps as influence_figure
 
     k_prior, k_base, k_audit, k_maps = jax.random.split(key, 4)
     t = cfg.traversal_values
     q = jnp.linspace(0.05, 0.95, t, dtype=jnp.float32)
-    values = jnp.quantile(gen.sample_latent(k_prior, 1000), q, axis=0).T  # (units, t): each unit's own range
-    units = jnp.repeat(jnp.arange(gen.latent_dim), t)
-    images = _traverse(gen, gen.sample_latent(k_base, 1), do_batch(units, values.ravel()))
-    grid = np.asarray(images).reshape((gen.latent_dim, t) + images.shape[1:])
+    # a structural generator is traversed by hard interventions on its variables, any other by its latent units
+    units = list(gen.variable_names) or list(range(gen.latent_dim))
+    names = list(gen.variable_names) or list(gen.latent_names)
+    what = "variable" if gen.variable_names else "unit"
+    values = jnp.quantile(unit_values(gen, gen.sample_latent(k_prior, 1000), units), q, axis=0).T  # each one's own range
+    batch = do_batch([u for u in units for _ in range(t)], values.ravel(), generator=gen)
+    images = _traverse(gen, gen.sample_latent(k_base, 1), batch)
+    grid = np.asarray(images).reshape((len(units), t) + images.shape[1:])
     rep.section(f"Causal audit of {gen.name}")
-    rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=list(gen.latent_names),
+    rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=names,
                           col_labels=[f"q{float(v):.2f}" for v in q]),
-               "traversals", "Traversals: do(unit = its prior quantile q) on one base sample; one row per unit.")
+               "traversals", f"Traversals: do({what} = its quantile q) on one base sample; one row per {what}.")
     result = audit(gen, outcome, key=k_audit, graph=cfg.graph, n=cfg.samples, num_bootstrap=cfg.bootstrap,
                    statistic=cfg.statistic, min_effect=cfg.min_effect)
     m = result.effects
-    rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names),
-               "effects", f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap "
-               "CIs; grey cells: CI contains 0.")
-    maps = influence_maps(gen, gen.sample_latent(k_maps, 64), do_batch(jnp.arange(gen.latent_dim), values[:, -1]))
-    rep.figure(influence_figure(np.asarray(maps), names=list(gen.latent_names)), "influence",
-               "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
+    if result.floor is None:
+        caption = (f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap CIs; "
+                   "grey cells: CI contains 0.")
+    else:
+        caption = (f"{result.kind.capitalize()} effect of setting each variable (rows) on each measured variable "
+                   f"(columns): dispersion of the measurement over five do-levels, familywise {m.level:.0%} bootstrap "
+                   "CIs. An edge needs the lower bound above the readout floor (table below).")
+    rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names), "effects", caption)
+    if result.floor is not None:
+        rep.table([{"measured variable": v, "largest floor": float(f)} for v, f in zip(m.outcome_names, result.floor.max(axis=0))],
+                  caption="readout floor: the most the readout's own error (against the true variables of every "
+                          "rendered image) could add to an effect on this variable")
+    maps = influence_maps(gen, gen.sample_latent(k_maps, 64), do_batch(units, values[:, -1], generator=gen))
+    rep.figure(influence_figure(np.asarray(maps), names=names), "influence",
+               f"Influence maps: mean |Δ pixel| when each {what} is set to its 95% quantile (64 samples).")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     draw_graph(result.graph, ax=ax, reference=result.reference)
     truth = (f" drawn against the true {result.kind}-effect graph (red: extra edge, dashed grey: missed edge); "

@@ -56,9 +56,9 @@ def metrics_section(rep, settings: MetricsSection, key, data, encode, *, label: 
     opts = {m: sizes[m] for m in names if m in sizes}
     rows, results = [], {}
     for name, representation in ((label, encode), ("oracle", oracle_code(data))):
-        res = evaluate(representation, data, names, key=key, protocol=settings.protocol, options=opts)
+        res = evaluate(representation, data, names, key=key, protocol=settings.protocol, options=opts, label=name)
         results[name] = res
-        rows.append({"representation": name, **_headline(res["metrics"])})
+        rows.append({"representation": name, **headline(res["metrics"])})
     rep.section("Disentanglement metrics")
     rep.text(f"The oracle's code is the true factor vector, so its scores are the ceiling each metric can reach "
              f"on {data.name}; the gap to it is what the {label} did not disentangle.")
@@ -69,7 +69,7 @@ def metrics_section(rep, settings: MetricsSection, key, data, encode, *, label: 
     return results
 
 
-def _headline(metrics: dict) -> dict:
+def headline(metrics: dict) -> dict:
     """The held-out scores of each metric, one column each, for the summary table."""
     out = {}
     for name, value in metrics.items():

@@ -60,14 +60,19 @@ class AuditResult:
 
 
 def as_outcome(outcome) -> Outcome:
-    """A dataset becomes its analytic readout; a probe (``outcome`` + ``factor_names``) its named outcome."""
+    """A dataset becomes its analytic readout; a probe (``outcome`` + ``factor_names``) its named outcome.
+
+    A probe may name its columns (``outcome_names``, default its factor names), group them by factor
+    (``outcome_groups``) and define their paired ``difference``.
+    """
     if isinstance(outcome, GroundTruthData):
         readout = outcome.readout()
         if readout is None:
             raise ConfigError(f"dataset {outcome.name!r} has no analytic readout; pass a probe or an outcome function")
         return readout
     if hasattr(outcome, "outcome") and hasattr(outcome, "factor_names"):
-        return Readout(outcome.outcome, tuple(outcome.factor_names))
+        return Readout(outcome.outcome, tuple(getattr(outcome, "outcome_names", outcome.factor_names)),
+                       groups=tuple(getattr(outcome, "outcome_groups", ())), diff=getattr(outcome, "difference", None))
     return outcome
 
 
@@ -123,7 +128,9 @@ def audit(
         found = discover(generator, fn, key=k_effects, kind=graph, n=n, floor=floor, num_bootstrap=num_bootstrap, level=level)
         matrix, edges, floor_used = found.effects, found.graph, found.floor
         reference = found.reference if reference is None else truth_graph(reference, graph)
-        note = f"{graph} effects of hard interventions on the variables; floor = largest readout error per variable"
+        note = (f"{graph} effects of hard interventions on the variables; an edge's lower CI bound exceeds the readout "
+                "floor, the most the readout's own error could produce")
+        scores = {}
     else:
         matrix = effect_matrix(
             generator, fn, key=k_effects, n=n, units=units, outcome_names=outcome_names, statistic=statistic,
@@ -131,8 +138,8 @@ def audit(
         )
         edges = effect_graph(matrix, sources=sources, min_effect=min_effect)
         note = BIPARTITE_NOTE if generator.scm is None else f"effects of the given units ({graph} not applicable)"
-    row_modularity = modularity(matrix)
-    scores = {"modularity": dict(zip(matrix.unit_names, row_modularity.tolist())), "mean_modularity": float(np.mean(row_modularity))}
+        row_modularity = modularity(matrix)  # how many outcomes each unit moves: a latent-unit audit's question
+        scores = {"modularity": dict(zip(matrix.unit_names, row_modularity.tolist())), "mean_modularity": float(np.mean(row_modularity))}
     if reference is not None:
         scores |= compare_graphs(edges, reference)
     hybrid = None

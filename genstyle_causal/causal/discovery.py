@@ -16,13 +16,14 @@ of its observational distribution) and, per sample, the mean absolute
 deviation of the measured ``Y`` across levels is averaged over samples, with a
 bootstrap CI. A two-level contrast would miss non-monotone mechanisms (a
 parabola returns to the same value at symmetric levels); the dispersion does
-not. An edge needs the CI's lower bound above the **readout floor**: per
-sample, readout error alone (anti-aliasing, crosstalk between overlapping
-elements, an element leaving the frame) moves the measured ``Y`` across levels
-by at most the readout's largest error on those images, which the oracle knows
-because it knows the true variables of every image it renders. The floor is
-the mean of that bound over samples: a null cell can never exceed it, so it is
-derived, not tuned, and is reported.
+not. An edge needs the CI's lower bound above the **readout floor**: where
+``X`` does not move ``Y``, the measured ``Y`` still varies across levels by
+the readout's own error (anti-aliasing, crosstalk between nearby elements, an
+element leaving the frame), and the dispersion of that error — known because
+the oracle knows the true variables of every image it renders — is exactly
+what such a null cell measures. Its mean over samples is the floor: a null
+cell's lower CI bound cannot exceed it, so it is derived, not tuned, and is
+reported.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .graph import compare_graphs
 
 GRAPH_KINDS = ("direct", "total")
 DEFAULT_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+RESOLUTION = 1e-6  # float32 measurements of one image agree to about this fraction of a variable's range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,8 +130,8 @@ def discover(
     dataset's readout); its columns must include every variable by name.
     ``floor`` (per variable or per cell, in the measured variable's units)
     defaults to the readout's own error on the audit's images: per cell, the
-    mean over samples of its largest error across the levels, the most that
-    error alone can add to a dispersion. That needs a readout that knows its
+    mean over samples of the error's dispersion across the levels, which is
+    what a cell without an effect measures. That needs a readout that knows its
     truth (:class:`~genstyle_causal.data.Readout` ``.truth``) and a generator
     that renders its variables faithfully (a dataset oracle); give it for any
     other structural generator (e.g. the dataset oracle's ``Discovery.floor``).
@@ -197,12 +199,16 @@ def _default_outcome(generator: Generator, outcome):
 
 
 def _readout_floor(generator: Generator, outcome, z, batch, measured, kind: str) -> np.ndarray:
-    """Per cell, the mean over samples of the readout's largest error across the dose levels, ``(k, k)``.
+    """Per cell, the mean over samples of the dispersion of the readout's error across the dose levels, ``(k, k)``.
 
-    Readout error alone moves a sample's measured ``Y`` across levels by at
-    most its largest error there, so a null cell's dispersion never exceeds
-    this floor: the bound is measured against the true variables of every
-    image, which only a dataset oracle renders faithfully.
+    Where ``X`` does not move ``Y``, a sample's measured ``Y`` differs across
+    levels by its readout error alone, so its dispersion *is* the error's
+    dispersion: a null cell's mean effect equals this floor and its lower CI
+    bound cannot exceed it. The error is measured against the true variables
+    of every image, which only a dataset oracle renders faithfully. To it is
+    added the float32 resolution of a measurement (``RESOLUTION`` of the
+    variable's range): the same image measured at two places of a vectorised
+    batch can differ in its last bits.
     """
     truth = getattr(outcome, "truth", None)
     data = generator.dataset
@@ -216,8 +222,9 @@ def _readout_floor(generator: Generator, outcome, z, batch, measured, kind: str)
     expected = jax.vmap(truth)(true)
     names = outcome_columns(outcome, expected.shape[-1], None)
     cols = np.asarray([names.index(name) for name in generator.scm.variable_names])
-    error = jnp.abs(measured - _by_cell(expected[..., cols], k, v, n, kind))
-    return np.asarray(error.max(axis=0).mean(axis=1), np.float64)
+    error = measured - _by_cell(expected[..., cols], k, v, n, kind)
+    span = np.asarray([var.high - var.low for var in generator.scm.variables], np.float64)
+    return np.asarray(_dispersion(error).mean(axis=1), np.float64) + RESOLUTION * span[None, :]
 
 
 def _graph(matrix: EffectMatrix, floor: np.ndarray, kind: str) -> nx.DiGraph:

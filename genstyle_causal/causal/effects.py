@@ -8,7 +8,9 @@ as one jit-compiled ``lax.map`` whose chunks are vmapped (``batch_size``), so
 memory stays bounded and there is no Python loop over samples.
 
 An *outcome* maps images ``(n, H, W, C)`` to ``(n, m)`` float32 (probe factors,
-``Pendulum.measure``, pixel or style statistics, any pure user function).
+``Pendulum.measure``, pixel or style statistics, any pure user function). An
+outcome with a ``difference(y, base)`` method defines its own paired difference
+(a probe's orientation differs modulo the shape's symmetry); else ``y - base``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class EffectMatrix:
     ``effect / scale`` compares outcomes measured in different units.
     ``statistic`` says what a cell is: ``"contrast"`` (signed mean of paired
     differences) or ``"magnitude"`` (mean absolute paired difference).
+    ``level`` is the confidence the CIs hold with; ``familywise`` says whether
+    they hold jointly over all cells (Bonferroni: each cell at ``cell_level``)
+    or each on its own.
     """
 
     effect: np.ndarray
@@ -67,10 +72,16 @@ class EffectMatrix:
     outcome_names: tuple[str, ...]
     level: float
     statistic: str = "contrast"
+    familywise: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.effect.shape
+
+    @property
+    def cell_level(self) -> float:
+        """The confidence level of each cell's own CI."""
+        return _cell_level(self.level, self.effect.size, self.familywise)
 
     def excludes_zero(self) -> np.ndarray:
         return (self.low > 0) | (self.high < 0)
@@ -88,6 +99,8 @@ class EffectMatrix:
             "high": self.high.tolist(),
             "scale": self.scale.tolist(),
             "level": float(self.level),
+            "familywise": self.familywise,
+            "cell_level": self.cell_level,
             "statistic": self.statistic,
         }
 
@@ -269,15 +282,21 @@ def bootstrap_mean(samples: jax.Array, key: jax.Array, num_bootstrap: int = 1000
 
     The ``num_bootstrap`` resamples are drawn once as a count matrix ``(B, n)``
     shared by every column and batch entry, so the whole bootstrap is one
-    matrix product.
+    matrix product. Means are taken of deviations from the first sample and
+    that sample is added back last: constant samples then give exactly
+    ``low = estimate = high``, and since adding a fixed number is monotone in
+    floating point, rounding never puts the estimate outside its own interval.
     """
     n = samples.shape[-2]
     idx = jax.random.randint(key, (num_bootstrap, n), 0, n)
     counts = jnp.zeros((num_bootstrap, n), jnp.float32).at[jnp.arange(num_bootstrap)[:, None], idx].add(1.0)
-    means = jnp.sort(jnp.einsum("bn,...nm->...bm", counts, samples.astype(jnp.float32)) / n, axis=-2)
+    samples = samples.astype(jnp.float32)
+    anchor = samples[..., :1, :]
+    deviations = samples - anchor
+    means = jnp.sort(jnp.einsum("bn,...nm->...bm", counts, deviations) / n, axis=-2)
     alpha = 1.0 - level
-    low, high = (_sorted_quantile(means, q) for q in (alpha / 2, 1 - alpha / 2))
-    return Effect(samples.mean(axis=-2), low, high, level)
+    low, high = (anchor[..., 0, :] + _sorted_quantile(means, q) for q in (alpha / 2, 1 - alpha / 2))
+    return Effect(anchor[..., 0, :] + deviations.mean(axis=-2), low, high, level)
 
 
 def _sorted_quantile(sorted_values: jax.Array, q: float) -> jax.Array:
@@ -288,8 +307,10 @@ def _sorted_quantile(sorted_values: jax.Array, q: float) -> jax.Array:
     return (1.0 - frac) * sorted_values[..., i, :] + frac * sorted_values[..., i + 1, :]
 
 
-def _diffs(y, base, magnitude: bool):
-    d = y - base
+def _diffs(y, base, magnitude: bool, outcome=None):
+    """Paired differences; an outcome with a ``difference(y, base)`` method says how its columns differ (e.g. angles)."""
+    difference = getattr(outcome, "difference", None)
+    d = y - base if difference is None else difference(y, base)
     return jnp.abs(d) if magnitude else d
 
 
@@ -300,7 +321,7 @@ def _diffs(y, base, magnitude: bool):
 def _average_effect(generator, z, intervention, baseline, key, outcome, magnitude, num_bootstrap, level):
     y = outcome(intervene(generator, z, intervention))
     base = outcome(intervene(generator, z, baseline))
-    return bootstrap_mean(_diffs(y, base, magnitude), key, num_bootstrap, level)
+    return bootstrap_mean(_diffs(y, base, magnitude, outcome), key, num_bootstrap, level)
 
 
 def _base_latents(generator, key, n, z):
@@ -351,9 +372,10 @@ def outcome_columns(outcome, m: int, names: Sequence[str] | None) -> tuple[str, 
     return tuple(names)
 
 
-def _matrix(effect: Effect, scale, unit_names, outcome_names, level, statistic) -> EffectMatrix:
+def _matrix(effect: Effect, scale, unit_names, outcome_names, level, statistic, familywise=False) -> EffectMatrix:
     a = lambda x: np.asarray(x, np.float64)  # noqa: E731
-    return EffectMatrix(a(effect.estimate), a(effect.low), a(effect.high), a(scale), tuple(unit_names), outcome_names, level, statistic)
+    return EffectMatrix(a(effect.estimate), a(effect.low), a(effect.high), a(scale), tuple(unit_names), outcome_names,
+                        level, statistic, familywise)
 
 
 def _cell_level(level: float, cells: int, familywise: bool) -> float:
@@ -404,10 +426,11 @@ def effect_matrix(
     y = sweep(generator, z, batch, outcome, max_images=max_images)
     m = y.shape[-1]
     cell = _cell_level(level, len(units) * m, familywise)
-    effect = bootstrap_mean(_diffs(y[: len(units)], y[len(units):], statistic == "magnitude"), k_boot, num_bootstrap, cell)
+    effect = bootstrap_mean(_diffs(y[: len(units)], y[len(units):], statistic == "magnitude", outcome), k_boot,
+                            num_bootstrap, cell)
     scale = observe(generator, z, outcome).std(axis=0)
     names = outcome_columns(outcome, m, outcome_names)
-    return _matrix(effect, scale, _unit_names(generator, units), names, level, statistic)
+    return _matrix(effect, scale, _unit_names(generator, units), names, level, statistic, familywise)
 
 
 def dose_response(
@@ -507,7 +530,7 @@ def hybridization_matrix(
     batch = Hybridize(layer, jnp.asarray(channels), jnp.broadcast_to(donor, (len(groups),) + donor.shape))
     y = sweep(generator, z, batch, outcome)
     base = observe(generator, z, outcome)
-    effect = bootstrap_mean(_diffs(y, base, True), k_boot, num_bootstrap, level)
+    effect = bootstrap_mean(_diffs(y, base, True, outcome), k_boot, num_bootstrap, level)
     names = group_names or [f"{layer}[{','.join(map(str, g))}]" for g in groups]
     return _matrix(effect, base.std(axis=0), names, outcome_columns(outcome, y.shape[-1], outcome_names), level, "magnitude")
 

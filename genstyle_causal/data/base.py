@@ -22,6 +22,7 @@ from ..errors import FactorError, ShapeError
 from ..generator import Generator, Stage
 
 Role = Literal["content", "style", "cause", "effect"]
+Kind = Literal["ordinal", "categorical", "circular"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,13 +30,22 @@ class Factor:
     """One factor of variation.
 
     ``values`` is the grid of a discrete factor; a continuous factor lists only
-    ``(low, high)`` and sets ``continuous=True``.
+    ``(low, high)`` and sets ``continuous=True``. ``kind`` says how a value is
+    compared: ``"ordinal"`` by difference, ``"categorical"`` only by class
+    (e.g. dsprites shape), ``"circular"`` by angle modulo the object's rotational
+    symmetry; ``symmetry = (factor, orders)`` names the categorical factor whose
+    class sets that symmetry order (dsprites orientation: ``("shape", (4, 2, 1))``
+    for square, ellipse, heart), so readouts and effects can compare angles honestly.
+    ``labels`` names the classes of a categorical factor.
     """
 
     name: str
     values: tuple[float, ...]
     role: Role = "content"
     continuous: bool = False
+    kind: Kind = "ordinal"
+    symmetry: tuple[str, tuple[int, ...]] | None = None
+    labels: tuple[str, ...] = ()
 
     @property
     def size(self) -> int | None:
@@ -63,16 +73,22 @@ class Readout:
     ``groups`` names groups of columns (e.g. style/content); ``truth`` maps
     factor values ``(n, k)`` to what a perfect readout would measure
     ``(n, m)``, when the readout measures known functions of the factors —
-    this is what lets an audit measure the readout's own error.
+    this is what lets an audit measure the readout's own error. ``diff(y, base)``
+    is the paired per-sample difference of two readings when plain ``y - base``
+    is wrong (e.g. angles modulo a symmetry).
     """
 
     fn: Callable
     names: tuple[str, ...]
     groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
     truth: Callable | None = None
+    diff: Callable | None = None
 
     def __call__(self, images):
         return self.fn(images)
+
+    def difference(self, y, base):
+        return y - base if self.diff is None else self.diff(y, base)
 
 
 @dataclasses.dataclass(frozen=True)

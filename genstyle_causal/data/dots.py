@@ -19,7 +19,7 @@ import numpy as np
 from ..structural import SCM
 from .scene import Scene
 
-RADIUS, MARGIN = 0.11, 0.1
+MARGIN = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,8 @@ class Dots(Scene):
         x, y, rows, _, low, span = self._layout()
         cx = MARGIN + (1 - 2 * MARGIN) * (v - low) / span
         dist = jnp.hypot(x - cx[:, None, None], y - rows[:, None, None])
-        ink = jnp.max(jnp.clip((RADIUS - dist) * self.size + 0.5, 0.0, 1.0), axis=0)
+        radius = min(0.11, 0.55 / self.model.num_variables)  # a little over half a row: neighbours touch each band
+        ink = jnp.max(jnp.clip((radius - dist) * self.size + 0.5, 0.0, 1.0), axis=0)
         return jnp.repeat((1.0 - ink)[..., None], 3, axis=-1)
 
     def measure(self, images: jax.Array) -> jax.Array:

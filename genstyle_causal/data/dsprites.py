@@ -18,6 +18,8 @@ import jax.numpy as jnp
 from ._raster import local_coords, mask_moments, pixel_grid, shape_mask
 from .base import Factor, GroundTruthData, Readout, grid
 
+#: Rotational symmetry order of each shape: a square repeats every π/2, an ellipse every π, a heart every 2π.
+SYMMETRY = (4, 2, 1)
 #: Half side of the square at scale 1, as a fraction of the image (≈ 20 px wide at 64 px).
 HALF_SIZE = 0.16
 
@@ -40,9 +42,9 @@ class DSprites(GroundTruthData):
     @property
     def factors(self) -> tuple[Factor, ...]:
         return (
-            Factor("shape", (0.0, 1.0, 2.0)),
+            Factor("shape", (0.0, 1.0, 2.0), kind="categorical", labels=("square", "ellipse", "heart")),
             grid("scale", 0.5, 1.0, 6),
-            grid("orientation", 0.0, 2 * math.pi, 40),
+            dataclasses.replace(grid("orientation", 0.0, 2 * math.pi, 40), kind="circular", symmetry=("shape", SYMMETRY)),
             grid("posX", 0.0, 1.0, 32),
             grid("posY", 0.0, 1.0, 32),
         )

@@ -61,6 +61,7 @@ PROTOCOLS = {
 def evaluate(
     model_or_codes, dataset, metrics: Sequence[str] | None = None, *, key: jax.Array, factors=None,
     protocol: str = "disentanglement_lib", options: Mapping[str, Mapping] | None = None,
+    label: str | None = None,
 ) -> dict:
     """Run several metrics and return a tidy, JSON-ready dict naming the protocol and the settings used.
 
@@ -71,7 +72,8 @@ def evaluate(
     sample sizes and estimators of :data:`PROTOCOLS`; ``options`` overrides keyword
     arguments per metric, e.g. ``{"dci": {"estimator": "forest"}}``. Each
     metric gets its own key folded from ``key`` and its name, so a metric's result
-    does not depend on which others run.
+    does not depend on which others run. ``label`` names the representation in
+    the result (default: ``"codes"`` or the representation's type).
     """
     codes_given = is_array(model_or_codes)
     if metrics is None:
@@ -94,7 +96,7 @@ def evaluate(
     return tidy({
         "dataset": dataset.name,
         "factor_names": list(dataset.factor_names),
-        "representation": "codes" if codes_given else type(model_or_codes).__name__,
+        "representation": label or ("codes" if codes_given else type(model_or_codes).__name__),
         "protocol": protocol,
         "settings": settings,
         "metrics": results,
