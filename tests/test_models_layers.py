@@ -13,7 +13,7 @@ import pytest
 from jax import export
 
 from genstyle_causal.models.layers import (
-    _up_scatter, _up_subpixel, conv2d, conv2d_cpu, conv2d_reference, down_conv, down_conv_cpu, down_conv_reference,
+    up_conv_scatter, up_conv_subpixel, conv2d, conv2d_cpu, conv2d_reference, down_conv, down_conv_cpu, down_conv_reference,
     space_to_depth, up_conv, up_conv_cpu, up_conv_reference,
 )
 
@@ -43,7 +43,7 @@ def test_down_equals_strided_conv(fast, n, h, w):
     assert _assert_same(fast, down_conv_reference, x, k).shape == (n, h // 2, w // 2, 5)
 
 
-@pytest.mark.parametrize("fast", [_up_subpixel, _up_scatter, up_conv_cpu, up_conv])
+@pytest.mark.parametrize("fast", [up_conv_subpixel, up_conv_scatter, up_conv_cpu, up_conv])
 @pytest.mark.parametrize("n, h, w", [(2, 4, 4), (1, 3, 5), (1, 1, 1)])
 def test_up_equals_transposed_conv(fast, n, h, w):
     x, k = _inputs(n, h, w, 4, 3, 4)

@@ -119,12 +119,12 @@ def down_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jax.lax.platform_dependent(x, kernel, cpu=down_conv_cpu, default=down_conv_reference)
 
 
-def _patches_2x2(x: jax.Array, h: int, w: int) -> jax.Array:
+def patches_2x2(x: jax.Array, h: int, w: int) -> jax.Array:
     """The four 2×2-window shifts of ``x`` side by side: ``(n, h, w, 4c)``, order ``(row tap, col tap, c)``."""
     return jnp.concatenate([x[:, a : a + h, b : b + w] for a in (0, 1) for b in (0, 1)], axis=-1)
 
 
-def _up_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def up_conv_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """Sub-pixel form: the 2×2 windows of the padded input (im2col) times one ``(4 cin, 4 cout)`` matrix, then
     depth-to-space. Output phase ``r`` at row ``m`` reads inputs ``m+r-1, m+r`` with kernel taps ``3-r, 1-r``."""
     n, h, w, _ = x.shape
@@ -132,12 +132,12 @@ def _up_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
     # taps (t, r) -> kernel[3 - r - 2t]: flip, then split the 4 taps into (t, r)
     k = kernel[::-1, ::-1].reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 4, 1, 3, 5).reshape(4 * cin, 4 * cout)
     xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    y = (_patches_2x2(xp, h + 1, w + 1) @ k).reshape(n, h + 1, w + 1, 2, 2, cout)
+    y = (patches_2x2(xp, h + 1, w + 1) @ k).reshape(n, h + 1, w + 1, 2, 2, cout)
     rows = [jnp.stack([y[:, r : r + h, s : s + w, r, s] for s in (0, 1)], axis=3) for r in (0, 1)]
     return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, cout)
 
 
-def _up_scatter(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def up_conv_scatter(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """Scatter form: every input pixel times the whole ``(cin, 16 cout)`` kernel, then the 4×4 footprints
     overlap-added. Output row ``2m + r`` sums (input row, tap) = ``(m, 1), (m-1, 3)`` for ``r = 0`` and
     ``(m, 2), (m+1, 0)`` for ``r = 1`` (columns alike)."""
@@ -159,7 +159,7 @@ def up_conv_cpu(x: jax.Array, kernel: jax.Array) -> jax.Array:
     to output ``o``; HWIO kernel) as matmuls: the sub-pixel form, or the scatter form when few output channels
     make its ``16 cout`` columns the smaller thing to write (``3 cout < cin``, e.g. the image layer)."""
     cin, cout = kernel.shape[2:]
-    return _up_scatter(x, kernel) if 3 * cout < cin else _up_subpixel(x, kernel)
+    return up_conv_scatter(x, kernel) if 3 * cout < cin else up_conv_subpixel(x, kernel)
 
 
 def up_conv_reference(x: jax.Array, kernel: jax.Array) -> jax.Array:
