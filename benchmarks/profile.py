@@ -120,7 +120,7 @@ class Profile:
         return {"wall_ms": self.wall_ms, "ops_busy_ms": self.busy_ms, "before_first_op_ms": self.before_ms,
                 "gaps_between_ops_ms": self.gaps_ms, "after_last_op_ms": self.after_ms,
                 "fresh_memory_mb": self.faulted_mb, "kernel_cpu_ms": self.system_ms,
-                "thread_ms_by_kind": self.by_kind, "top_ops": self.top}
+                "thread_ms_by_kind": self.by_kind, "top_ops": self.top[:40]}
 
     def print(self, title: str, top: int = 12) -> None:
         total = sum(self.by_kind.values())
