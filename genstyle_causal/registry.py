@@ -312,19 +312,22 @@ def _check_probe(cfg) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class AdaINOptions:
-    """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
+    """``adain.*``: encoder layer the decoder inverts, content/style/identity loss weights, Adam learning rate."""
 
     layer: str = "relu2_1"
-    style_weight: float = 1.0
-    learning_rate: float = 2e-3
+    content_weight: float = 0.0
+    style_weight: float = 0.0
+    identity_weight: float = 1.0
+    learning_rate: float = 3e-3
 
 
 def _adain_config(cfg):
     from .models.style import AdaINConfig
 
     a = cfg.adain
-    return AdaINConfig(layer=a.layer, style_weight=a.style_weight, learning_rate=a.learning_rate,
-                       image_size=cfg.image_size, batch_size=cfg.batch_size)
+    return AdaINConfig(layer=a.layer, content_weight=a.content_weight, style_weight=a.style_weight,
+                       identity_weight=a.identity_weight, learning_rate=a.learning_rate, image_size=cfg.image_size,
+                       batch_size=cfg.batch_size)
 
 
 def _train_adain(cfg, outdir: Path) -> Trained:
