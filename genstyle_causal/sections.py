@@ -10,13 +10,15 @@ from typing import Callable
 
 import jax
 
+from .config import bounded
+
 
 @dataclasses.dataclass(frozen=True)
 class MetricsSection:
     """Disentanglement metrics of the VAE and of the oracle."""
 
-    samples: int = 3000
-    votes: int = 400
+    samples: int = bounded(3000, 2)
+    votes: int = bounded(400, 2)
     dci_estimator: str = "forest"
     names: tuple[str, ...] = ("mig", "dci", "sap", "modularity_explicitness", "factor_vae")
 
