@@ -119,10 +119,14 @@ def _one_line(e: BaseException) -> str:
 
 
 def _one_line_warning(command: str):
-    """A ``warnings.showwarning`` that prints warnings (e.g. a skipped damaged checkpoint) as one line each."""
+    """A ``warnings.showwarning`` that prints the package's warnings (e.g. a skipped damaged checkpoint) as one
+    line each, and drops those of dependencies."""
+
+    package = str(Path(__file__).resolve().parent)
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"genstyle-causal {command}: warning: {_one_line(Warning(message))}", file=file or sys.stderr)
+        if str(Path(filename).resolve()).startswith(package):  # dependencies' warnings would break the one line
+            print(f"genstyle-causal {command}: warning: {_one_line(Warning(message))}", file=file or sys.stderr)
 
     return show
 
@@ -141,7 +145,7 @@ def _demo(args, cfg) -> int:
     from .demo import run_demo
     from .rundir import check_run_directory, open_run
 
-    check_run_directory(args.out, "demo")
+    check_run_directory(args.out, "demo", type(cfg))
     with open_run(args.out, keep=lambda p: (p / "report.json").is_file()):
         report = run_demo(cfg, args.out)
     print(f"report: {report.html_path.resolve()}")
@@ -200,10 +204,9 @@ def _report(args, cfg) -> int:
     from .report import Report
     from .rundir import open_run
 
-    if not (args.run_dir / "report.json").is_file():
-        raise FileNotFoundError(f"no report in {args.run_dir} (expected {args.run_dir / 'report.json'})")
+    rep = Report.load(args.run_dir)  # reads and checks everything first
     with open_run(args.run_dir, keep=lambda p: True):
-        rep = Report.load(args.run_dir).render()
+        rep.render()
     print(f"report: {rep.html_path.resolve()}")
     return 0
 

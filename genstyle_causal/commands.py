@@ -382,7 +382,7 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     from .io import atomic_write_json
 
     outdir = Path(outdir)
-    check_run_directory(outdir, "audit")
+    check_run_directory(outdir, "audit", AuditRunConfig)
     key = jax.random.key(cfg.seed)
     print(f"[1/4] loading the {cfg.generator} generator", flush=True)
     subject = load_generator(cfg)

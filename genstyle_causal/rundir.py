@@ -24,9 +24,11 @@ PID = ".lock.pid"
 RUN_FILES = {"train": "train.json", "audit": "config.json", "demo": "config.json"}
 
 
-def check_run_directory(path: str | Path, command: str) -> None:
+def check_run_directory(path: str | Path, command: str, config: type | None = None) -> None:
     """Raise unless ``command`` may write its run into ``path``: a writable folder (or creatable), holding
-    no run of another command. Reads only."""
+    no run of another command (for audit and demo: a ``config.json`` that is a ``config``). Reads only."""
+    from .config import from_dict, read_file
+
     path = Path(path)
     check_writable(path, folder=True)
     if not path.is_dir():
@@ -38,6 +40,12 @@ def check_run_directory(path: str | Path, command: str) -> None:
     if command == "train" and not own.is_file() and (path / "config.json").is_file():
         raise ConfigError(f"{path} holds the run of another command (config.json without train.json); "
                           "use another --out")
+    if config is not None and own.is_file():
+        try:
+            from_dict(config, read_file(own))
+        except ConfigError:
+            raise ConfigError(f"{path} holds the run of another command ({own.name} is not a configuration of "
+                              f"{command}); use another --out") from None
 
 
 @contextlib.contextmanager

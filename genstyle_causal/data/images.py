@@ -47,6 +47,8 @@ def load_image(path: str | Path, size: int | tuple[int, int] | None = None, *,
             return np.asarray(channel, dtype=np.float32) / 255.0
         grey = np.clip(np.asarray(channel, dtype=np.float32), 0.0, 1.0)
         return np.repeat(grey[..., None], 3, -1)
+    except ImageFileError:
+        raise
     except FileNotFoundError:
         raise ImageFileError(f"image file not found: {path}") from None
     except IsADirectoryError:
