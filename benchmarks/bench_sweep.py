@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
     g = vae_generator(VAE(VAEConfig(), rngs=nnx.Rngs(0)), name="bvae-64")
     z = g.sample_latent(jax.random.key(1), n)
     grid = np.linspace(-2.0, 2.0, values, dtype=np.float32)
-    run_sweep = lambda: grid_sweep(g, mean_intensity, z, units=range(units), values=grid, max_images=args.max_images)  # noqa: E731
+    run_sweep = lambda: grid_sweep(g, z, mean_intensity, units=range(units), values=grid, max_images=args.max_images)  # noqa: E731
 
     t = time.perf_counter()
     jax.block_until_ready(run_sweep())

@@ -1,30 +1,38 @@
-"""Training throughput of the β-VAE step (batch 64, 64×64 dSprites, Adam) and a quality run.
+"""β-VAE training throughput (batch 64, 64×64 dSprites, Adam) against PyTorch, with a per-op profile.
 
-Columns: the package's fast step (im2col/sub-pixel blocks), the naive step
-(``lax.conv`` strided + ``lax.conv_transpose``), and a PyTorch eager reference of
-the same architecture when torch is importable. Compile time is reported apart;
-FLOPs per step come from XLA's cost analysis, the peak from a big matmul in the
-same run. The JAX steps render their batch on device inside the step (as ``fit``
-does); the PyTorch step trains on one fixed pre-rendered batch.
+Rows, timed interleaved (every candidate once per round, ``--repeats`` rounds, median
+and spread reported) so that load changes hit all of them alike:
 
-    python -m benchmarks.bench_train --quick          # a few steps each
-    python -m benchmarks.bench_train                  # the full timing
-    python -m benchmarks.bench_train --quality        # β-VAE quality run
+* ``jax step``: one jitted training step per call (what ``fit`` runs with
+  ``steps_per_call=1``: the step, then the metrics and finite flag fetched to the host);
+* ``jax fused``: ``fit``'s call of ``--fused`` steps in one ``lax.scan``;
+* ``jax textbook``: one step with ``lax.conv`` strided / transposed convolutions;
+* ``torch eager`` and ``torch.compile``: the same architecture and loss in PyTorch
+  (if installed), on one fixed pre-rendered batch (the JAX rows render theirs inside the step).
+
+Then the per-op profile of the step and of the fused call (``benchmarks.profile``).
+The load average is recorded before and after; a busy machine is flagged.
+
+    python -m benchmarks.bench_train              # the table, profiles, JSON
+    python -m benchmarks.bench_train --quick      # a smoke run (1 round, short)
+    python -m benchmarks.bench_train --quality    # also the β-VAE quality run
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import jax
 import numpy as np
 
-from benchmarks.common import matmul_peak, save_results
+from benchmarks import torch_peers
+from benchmarks.common import interleaved, matmul_peak, print_table, save_results, warn_if_busy
+from benchmarks.profile import op_profile
 from genstyle_causal.data.dsprites import DSprites
 from genstyle_causal.models.vae import VAEConfig, VAETask, gaussian_kl
 from genstyle_causal.train import ImageBatches, TrainConfig, fit, make_step
+from genstyle_causal.train.loop import compiled_call
 
 BATCH = 64
 
@@ -35,61 +43,34 @@ def flops_of(compiled) -> float:
     return float(cost.get("flops", float("nan")))
 
 
-def bench_jax(reference: bool, steps: int) -> dict:
-    task = VAETask(VAEConfig(), reference=reference)
+def jax_call(task: VAETask, steps: int):
+    """``fit``'s jitted call of ``steps`` steps as a zero-argument callable (state kept inside), with its
+    compile time and FLOPs per step."""
+    batches = ImageBatches(DSprites(), BATCH)
+    call = compiled_call(task, batches, steps, None)
     state = task.init(jax.random.PRNGKey(0))
-    step = jax.jit(make_step(task, ImageBatches(DSprites(), BATCH)), donate_argnums=0)
     t = time.perf_counter()
-    compiled = step.lower(state).compile()
+    compiled = call.lower(state).compile()
     compile_s = time.perf_counter() - t
-    state, _ = compiled(state)  # warm-up
-    jax.block_until_ready(state)
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        state, m = compiled(state)
-        jax.block_until_ready(state)
-        times.append(time.perf_counter() - t)
-    return {"compile_s": compile_s, "steps_per_s": 1.0 / float(np.median(times)), "flops": flops_of(compiled)}
+    box = [state]
+
+    def run():
+        box[0], metrics, finite = call(box[0])
+        jax.device_get((metrics, finite))  # what fit does after every call
+
+    return run, {"compile_s": compile_s, "gflop_per_step": flops_of(compiled) / steps / 1e9}
 
 
-def bench_torch(steps: int) -> dict | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    from torch import nn
-
-    c = VAEConfig()
-    enc = nn.Sequential(
-        nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(),
-        nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(), nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(64 * 16, c.hidden), nn.ReLU(), nn.Linear(c.hidden, 2 * c.latent),
-    )  # fmt: skip
-    dec = nn.Sequential(
-        nn.Linear(c.latent, c.hidden), nn.ReLU(), nn.Linear(c.hidden, 64 * 16), nn.ReLU(), nn.Unflatten(1, (64, 4, 4)),
-        nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
-        nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1),
-    )  # fmt: skip
-    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=c.learning_rate)
-    x = torch.from_numpy(np.asarray(DSprites().sample(jax.random.PRNGKey(0), BATCH)[1]).transpose(0, 3, 1, 2).copy())
-
-    def step():
-        mean, logvar = enc(x).chunk(2, dim=1)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        nll = nn.functional.binary_cross_entropy_with_logits(dec(z), x, reduction="sum") / BATCH
-        kl = 0.5 * (mean**2 + logvar.exp() - logvar - 1).sum() / BATCH
-        opt.zero_grad()
-        (nll + kl).backward()
-        opt.step()
-
-    step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return {"steps_per_s": 1.0 / float(np.median(times)), "torch": torch.__version__, "threads": torch.get_num_threads()}
+def profiles(task: VAETask, fused: int) -> dict:
+    batches = ImageBatches(DSprites(), BATCH)
+    state = task.init(jax.random.PRNGKey(0))
+    out = {}
+    for name, n in (("step", 1), (f"fused x{fused}", fused)):
+        fn = jax.jit(compiled_call(task, batches, n, None).__wrapped__)  # same function, without donation
+        prof = op_profile(fn, state)
+        prof.print(f"profile: jax {name} (per call of {n} step{'s' * (n > 1)})")
+        out[name] = prof.as_dict()
+    return out
 
 
 def quality(steps: int) -> dict:
@@ -116,32 +97,54 @@ def quality(steps: int) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="few timing steps (smoke run)")
+    p.add_argument("--quick", action="store_true", help="one short round (smoke run)")
+    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; quick 1)")
+    p.add_argument("--fused", type=int, default=50, help="steps per call of the fused row (default 50)")
+    p.add_argument("--no-profile", action="store_true", help="skip the per-op profiles")
     p.add_argument("--quality", action="store_true", help="also run the β-VAE quality run")
     p.add_argument("--quality-steps", type=int, default=None, help="steps of the quality run (default 3000, quick 200)")
     args = p.parse_args(argv)
-    steps = 3 if args.quick else 30
-    out = {"batch": BATCH, "image": [64, 64, 1], "quick": args.quick}
-    out["matmul_flops_per_s"] = matmul_peak(reps=3 if args.quick else 10)
+    repeats = args.repeats or (1 if args.quick else 5)
+    fused = 5 if args.quick else args.fused
+    out = {"batch": BATCH, "image": [64, 64, 1], "quick": args.quick, "load_before": warn_if_busy("start")}
+    out["matmul_gflop_per_s"] = matmul_peak(reps=3 if args.quick else 10) / 1e9
+
+    task = VAETask(VAEConfig())
+    candidates, units, info = {}, {}, {}
+    for name, t, n in (("jax step", task, 1), (f"jax fused x{fused}", task, fused),
+                       ("jax textbook step", VAETask(VAEConfig(), reference=True), 1)):
+        candidates[name], info[name] = jax_call(t, n)
+        units[name] = n
+    if torch_peers.available():
+        images = np.asarray(DSprites().sample(jax.random.PRNGKey(0), BATCH)[1])
+        for name, compiled in (("torch eager", False), ("torch.compile", True)):
+            step = torch_peers.try_peer(name, torch_peers.vae_step, VAEConfig(), images, compiled=compiled)
+            if step is not None:
+                candidates[name] = step
+        out["torch"] = torch_peers.version()
+    timings = interleaved(candidates, units=units, repeats=repeats, min_time=0.5 if args.quick else 3.0)
+
     rows = []
-    for name, ref in (("jax fast", False), ("jax naive conv_transpose", True)):
-        r = bench_jax(ref, steps)
-        r["fraction_of_matmul_peak"] = r["flops"] * r["steps_per_s"] / out["matmul_flops_per_s"]
-        out[name] = r
-        rows.append((name, r["steps_per_s"], r["compile_s"], r["flops"] / 1e9, r["fraction_of_matmul_peak"]))
-    torch_r = bench_torch(steps)
-    if torch_r is not None:
-        out["torch eager"] = torch_r
-        rows.append(("torch eager", torch_r["steps_per_s"], float("nan"), float("nan"), float("nan")))
-    print(f"matmul peak: {out['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s  ({jax.default_backend()}, {os.cpu_count()} CPUs)")
-    print(f"{'step':28s} {'steps/s':>8s} {'compile s':>10s} {'GFLOP/step':>11s} {'of peak':>8s}")
-    for name, sps, comp, gf, frac in rows:
-        print(f"{name:28s} {sps:8.2f} {comp:10.1f} {gf:11.2f} {frac:8.1%}")
+    eager, comp = (timings.get(k, {}).get("median_s") for k in ("torch eager", "torch.compile"))
+    for name, t in timings.items():
+        sps = 1.0 / t["median_s"]
+        row = {"step": name, "steps/s": sps, "spread": t["spread"], "vs eager": eager / t["median_s"] if eager else None,
+               "vs compile": comp / t["median_s"] if comp else None}
+        gf = info.get(name, {}).get("gflop_per_step")
+        row["GFLOP/s"] = gf * sps if gf else None
+        rows.append(row)
+        out[name] = {**t, **info.get(name, {}), "steps_per_s": sps}
+    print_table(rows, f"β-VAE training step, batch {BATCH}, 64×64, Adam: median of {repeats} interleaved rounds "
+                      f"(spread = slowest/fastest round); matmul peak {out['matmul_gflop_per_s']:.0f} GFLOP/s")
+    out["table"] = rows
+    if not args.no_profile:
+        out["profile"] = profiles(task, 10 if not args.quick else fused)
     if args.quality:
         q = quality(args.quality_steps or (200 if args.quick else 3000))
         out["quality"] = q
         print(f"quality: {q['steps']} steps in {q['wall_s']:.0f} s, recon NLL {q['recon_nll']:.1f} nats/image, "
               f"KL {q['kl_total']:.2f} nats, per unit {q['kl_per_unit']}, active units {q['active_units']}")  # fmt: skip
+    out["load_after"] = warn_if_busy("end")
     save_results("train_quick" if args.quick else "train", out)
     return out
 

@@ -1,11 +1,13 @@
-"""Shared benchmark helpers: hardware facts, timing, result tables and atomic JSON output."""
+"""Shared benchmark helpers: hardware facts, machine load, interleaved timing, result tables and atomic JSON output."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +31,53 @@ def hardware() -> dict:
         "python": platform.python_version(), "jax": jax.__version__, "backend": jax.default_backend(),
         "device": getattr(dev, "device_kind", str(dev)), "device_count": jax.device_count(),
     }
+
+
+def load_average() -> dict:
+    """The 1/5/15-minute load averages and whether the machine counts as idle (1-minute load < 0.5).
+
+    Timings of one framework against another mean nothing on a busy machine:
+    PyTorch's OpenMP threads slow down several times more than XLA's under contention.
+    """
+    one, five, fifteen = os.getloadavg()
+    return {"load_1min": round(one, 2), "load_5min": round(five, 2), "load_15min": round(fifteen, 2),
+            "idle": one < 0.5}
+
+
+def warn_if_busy(when: str) -> dict:
+    """:func:`load_average`, printed with a warning when the machine is not idle."""
+    load = load_average()
+    if not load["idle"]:
+        print(f"WARNING ({when}): load average {load['load_1min']} / {load['load_5min']} / {load['load_15min']} "
+              "- other processes share the cores; these timings are not idle-machine numbers")
+    return load
+
+
+def interleaved(candidates: dict[str, Callable[[], object]], *, units: dict[str, int] | None = None,
+                repeats: int = 3, min_time: float = 2.0) -> dict[str, dict]:
+    """Time several candidates in turn, ``repeats`` rounds, so that a change of load hits them all alike.
+
+    Each candidate is a zero-argument callable doing one unit of work (``units[name]``
+    work items per call, default 1) and blocking until it is done; it is called once
+    before timing (warm-up, compilation). In every round each candidate runs for at
+    least ``min_time`` seconds. Returns per candidate the seconds per work item of
+    each round, their median and their spread (max/min).
+    """
+    units = units or {}
+    for fn in candidates.values():
+        fn()
+    rounds: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            n, t0 = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                if time.perf_counter() - t0 >= min_time:
+                    break
+            rounds[name].append((time.perf_counter() - t0) / (n * units.get(name, 1)))
+    return {name: {"seconds": times, "median_s": statistics.median(times), "spread": max(times) / min(times)}
+            for name, times in rounds.items()}
 
 
 def timeit(fn, *, repeat: int = 5, min_time: float = 0.2) -> float:

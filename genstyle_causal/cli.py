@@ -200,6 +200,33 @@ def _bench(args, cfg) -> int:
     return run_bench(args.names, quick=args.quick)
 
 
+def _study_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("grid", type=Path, help="study file (TOML/JSON/YAML): seeds, protocol, [defaults] and [[grid]] "
+                   "blocks of objective and swept hyper-parameters; see genstyle_causal.study.grid")
+    p.add_argument("--out", type=Path, required=True, help="study directory: runs/<run>/ (each resumable), "
+                   "leaderboard.json, report.md/html")
+    p.add_argument("--shard", default="1/1", metavar="I/N", help="run only runs I, I+N, I+2N, ... of the grid (e.g. "
+                   "one SLURM array task or Kubernetes job each, into the same --out); default 1/1: all")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once in separate processes (default 1)")
+    p.add_argument("--report-only", action="store_true", help="train nothing: gather what has finished into the report")
+    p.add_argument("--list", action="store_true", help="print the run ids of this shard and exit")
+
+
+def _study(args, cfg) -> int:
+    from .study import load_study, parse_shard, run_study, write_report
+
+    study, shard = load_study(args.grid), parse_shard(args.shard)
+    if args.list:
+        print("\n".join(r.run_id for r in study.shard(*shard)))
+        return 0
+    records = [] if args.report_only else run_study(study, args.out, shard=shard, jobs=args.jobs)
+    print(f"report: {write_report(study, args.out).html_path.resolve()}")
+    if any(r["status"] == "stopped" for r in records):
+        print("genstyle-causal study: stopped; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
 def _report(args, cfg) -> int:
     from .report import Report
     from .rundir import open_run
@@ -233,6 +260,10 @@ def _register_all() -> None:
     register_command(Command(
         "bench", "run the benchmarks of a source checkout (python -m benchmarks) and print one table; results go "
         "to benchmarks/results/*.json", _bench, _bench_arguments))
+    register_command(Command(
+        "study", "a grid of VAE runs (objective × hyper-parameter × seed) from a study file, each run a resumable "
+        "run directory; --shard i/n runs a slice, --jobs N runs in parallel; leaderboard with bootstrap CIs over "
+        "seeds beside published values, figures and a report of whatever has finished", _study, _study_arguments))
     register_command(Command(
         "report", "re-render the Markdown/HTML report of a run directory", _report,
         lambda p: p.add_argument("run_dir", type=Path, help="a run directory written by demo, train or audit")))

@@ -23,12 +23,13 @@ from .config import MAX_SEED, MAX_STEPS, bounded, from_dict, read_file, to_dict
 from .data.images import DEFAULT_MAX_PIXELS
 from .errors import CheckpointError, ConfigError
 from .io import read_jsonl
+from .registry import MODELS, GENERATORS, Trained, audit_dataset, check_generator, factory_generator, find_model
 from .rundir import check_run_directory, open_run
-from .registry import MODELS, GENERATORS, Trained, check_generator, find_model
 from .sections import MetricsSection, metrics_section
 
-OUTCOMES = ("readout", "probe")
+OUTCOMES = ("auto", "readout", "probe")
 STATISTICS = ("contrast", "magnitude")
+GRAPHS = ("direct", "total")
 RUN_FILE = "train.json"  # the train command's config; fit's own config.json sits beside it
 
 
@@ -105,27 +106,37 @@ class AuditRunConfig:
     """Configuration of ``genstyle-causal audit`` (saved as ``config.json`` in the run directory).
 
     Keys:
-      generator: oracle (the dataset's renderer, latent = true factors), or a trained model (vae, gan: a train run).
+      generator: oracle (the dataset's renderer, latent = true factors), a trained model (vae, gan: a train run),
+        or MODULE:FACTORY / path/file.py:FACTORY, a function returning a Generator (e.g. a Flax or PyTorch model
+        wrapped by genstyle_causal.adapters; MODULE is imported from the current directory).
       run: the train run directory of a vae/gan generator.
-      dataset: dsprites, styleshapes or pendulum; empty: the run's dataset (dsprites for the oracle).
-      image_size: image side of the oracle's dataset (a trained generator keeps its own).
-      outcome: readout (the dataset's analytic readout, no learning) or probe (a factor-reading CNN).
+      dataset: dsprites, styleshapes, pendulum or sprinkler; empty: the run's dataset (dsprites for the oracle).
+      data: a labelled data file instead: the public dSprites .npz, the 3D Shapes .h5, or a .npz with images,
+        labels (a complete factor grid) and optionally factor_names; its oracle looks the stored images up.
+      graph: direct (an edge X → Y iff Y moves when X is set with every other variable held: the DAG) or total
+        (Y moves when X alone is set: the DAG's transitive closure). It applies to structural generators (the
+        oracles of the pendulum and sprinkler scenes); for latent units of learned models the two coincide.
+      image_size: image side of the oracle's dataset (a trained generator and a data file keep their own).
+      outcome: auto (readout when the dataset has one, else probe), readout (the dataset's analytic readout, no
+        learning) or probe (a factor-reading CNN).
       probe: a probe file (probe.npz) or a `train --set model=probe` run directory; empty: train one into OUT/probe.
       probe_steps, probe_batch_size: training of that probe.
       seed: seeds the audit.
       samples: latent samples per unit; bootstrap: bootstrap resamples of each CI.
       traversal_values: columns of the traversal grid (prior quantiles 5%..95%).
-      statistic: contrast (signed effect of moving a unit from its 10% to its 90% quantile) or magnitude
-        (mean |change|: finds non-monotone effects; with min_effect=0.05 it recovers the pendulum DAG).
-      min_effect: smallest standardized effect drawn as a graph edge.
+      statistic: contrast (signed effect of moving a latent unit from its 10% to its 90% quantile) or magnitude
+        (mean |change|: finds non-monotone effects); latent-unit audits only.
+      min_effect: smallest standardized effect drawn as a graph edge (latent-unit audits; structural audits
+        derive their floor from the readout's own error).
       metrics.*: disentanglement metrics of a VAE's encoder (metrics.names= to skip them).
     """
 
     generator: str = "oracle"
     run: str = ""
     dataset: str = ""
+    data: str = ""
     image_size: int = bounded(64, 8, 4096)
-    outcome: str = "readout"
+    outcome: str = "auto"
     probe: str = ""
     probe_steps: int = bounded(1500, 1, MAX_STEPS)
     probe_batch_size: int = bounded(64, 1)
@@ -133,6 +144,7 @@ class AuditRunConfig:
     samples: int = bounded(256, 2)
     bootstrap: int = bounded(500, 1)
     traversal_values: int = bounded(7, 1)
+    graph: str = "direct"
     statistic: str = "contrast"
     min_effect: float = bounded(0.0, 0.0)
     metrics: MetricsSection = dataclasses.field(default_factory=MetricsSection)
@@ -141,8 +153,20 @@ class AuditRunConfig:
         check_generator(self.generator)
         _check_choice("outcome", self.outcome, OUTCOMES)
         _check_choice("statistic", self.statistic, STATISTICS)
+        _check_choice("graph", self.graph, GRAPHS)
         if self.dataset:
             _check_choice("dataset", self.dataset, _datasets())
+        if self.data:
+            from .data.arrays import data_layout
+
+            if self.dataset:
+                raise ConfigError(f"set either dataset= (procedural) or data= (a file); got both {self.dataset!r} "
+                                  f"and {self.data!r}")
+            if self.outcome == "readout":
+                raise ConfigError(f"data file {self.data} has no analytic readout; use outcome=probe (or auto)")
+            data_layout(self.data)
+        if ":" in self.generator:
+            return
         if self.generator not in GENERATORS and not self.run:
             raise ConfigError(f"generator {self.generator!r} needs --set run=TRAIN_DIR (a `genstyle-causal train` run)")
 
@@ -154,17 +178,24 @@ class StylizeConfig:
     Keys:
       method: gatys (optimise the image; Gatys et al. 2016) or adain (one pass of a trained decoder;
         Huang & Belongie 2017).
+      features: gatys: vgg16 (trained VGG16 shipped with the package, the default) or random (random conv
+        features: cheaper, textures and colours only).
       steps: Gatys optimisation steps.
       size: resize the content image to size×size (0: keep its size); style_size: the same for styles.
       preserve_colour: transfer luminance only, keeping the content's colours.
-      weights: gatys: a VGG19 weights file (.pth/.npz/.h5; default: offline random features);
-        adain: a model saved by `train --set model=adain` (its adain.npz or its run directory).
+      weights: gatys: a VGG19 weights file (.pth/.npz/.h5) instead of `features`;
+        adain: a model saved by `train --set model=adain` (its adain.npz or its run directory);
+        empty: the AdaIN model shipped with the package.
       alpha: AdaIN style strength in [0, 1]; style_mix: weights of several styles (default: equal).
+      memory_limit_gb: the transfer's memory estimate is checked before running; a larger image is
+        processed in tiles (gatys: first at the largest size that fits, then refined in tiles).
+      tiling: false: refuse images over the limit instead (exit 2).
       seed: seeds the Gatys initial noise.
       max_pixels: largest image (width × height) read; bigger ones are refused before loading.
     """
 
     method: str = "gatys"
+    features: str = "vgg16"
     steps: int = bounded(200, 1, MAX_STEPS)
     size: int = bounded(0, 0)
     style_size: int = bounded(0, 0)
@@ -172,16 +203,18 @@ class StylizeConfig:
     weights: str = ""
     alpha: float = bounded(1.0, 0.0, 1.0)
     style_mix: tuple[float, ...] = bounded((), 0.0)
+    memory_limit_gb: float = 4.0
+    tiling: bool = True
     seed: int = bounded(0, 0, MAX_SEED)
     max_pixels: int = bounded(DEFAULT_MAX_PIXELS, 1)
 
     def __post_init__(self):
-        from .models.style.stylize import METHODS
+        from .models.style.stylize import FEATURES, METHODS
 
         _check_choice("method", self.method, METHODS)
-        if self.method == "adain" and not self.weights:
-            raise ConfigError("method 'adain' needs --set weights=PATH (a model from `genstyle-causal train "
-                              "--set model=adain`: its adain.npz or its run directory)")
+        _check_choice("features", self.features, FEATURES)
+        if not self.memory_limit_gb > 0:
+            raise ConfigError(f"memory_limit_gb must be > 0; got {self.memory_limit_gb}")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -353,13 +386,13 @@ def load_run(run: str | Path, expect: str) -> tuple[TrainRunConfig, Trained]:
 
 def load_generator(cfg: AuditRunConfig) -> Trained:
     """The generator ``audit`` audits: a registered source (the oracle) or a trained model from ``cfg.run``."""
-    from .data import get_dataset
-
+    if ":" in cfg.generator:
+        return factory_generator(cfg)
     if cfg.generator in GENERATORS:
         return GENERATORS[cfg.generator].load(cfg)
     train_cfg, trained = load_run(cfg.run, cfg.generator)
-    if cfg.dataset and cfg.dataset != train_cfg.dataset:
-        trained = dataclasses.replace(trained, data=get_dataset(cfg.dataset, size=train_cfg.image_size))
+    if cfg.data or (cfg.dataset and cfg.dataset != train_cfg.dataset):
+        trained = dataclasses.replace(trained, data=audit_dataset(cfg, size=train_cfg.image_size))
     return trained
 
 
@@ -386,7 +419,7 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     key = jax.random.key(cfg.seed)
     print(f"[1/4] loading the {cfg.generator} generator", flush=True)
     subject = load_generator(cfg)
-    probe = _load_probe(cfg.probe) if cfg.outcome == "probe" and cfg.probe else None
+    probe = _load_probe(cfg.probe) if cfg.probe and cfg.outcome != "readout" else None
     with open_run(outdir, keep=lambda p: (p / "results.json").is_file()):
         atomic_write_json(outdir / "config.json", to_dict(cfg))
         return _audit(cfg, outdir, key, subject, probe)
@@ -398,8 +431,9 @@ def _audit(cfg: AuditRunConfig, outdir: Path, key, subject: Trained, probe):
     gen, data = subject.generator, subject.data
     rep = Report(outdir, f"genstyle_causal audit: {gen.name} against {data.name}")
     rep.text(f"Configuration: `{outdir / 'config.json'}`" + (f"; generator from `{cfg.run}`." if cfg.run else "."))
-    print(f"[2/4] outcome: {cfg.outcome}", flush=True)
-    if cfg.outcome == "readout":
+    kind = cfg.outcome if cfg.outcome != "auto" else ("readout" if data.readout() is not None else "probe")
+    print(f"[2/4] outcome: {kind}", flush=True)
+    if kind == "readout":
         outcome = data  # audit() reads a dataset through its analytic readout (and knows its true graph)
     elif probe is not None:
         outcome = probe
@@ -411,7 +445,7 @@ def _audit(cfg: AuditRunConfig, outdir: Path, key, subject: Trained, probe):
     print(f"[3/4] causal audit: {gen.latent_dim} units × {cfg.samples} samples, {cfg.bootstrap} bootstrap "
           "resamples", flush=True)
     result = _audit_section(rep, cfg, gen, data, outcome, jax.random.fold_in(key, 2))
-    rep.add_results(generator=gen.name, dataset=data.name, outcome=cfg.outcome, audit=result.to_dict())
+    rep.add_results(generator=gen.name, dataset=data.name, outcome=kind, audit=result.to_dict())
     if subject.encode is not None and cfg.metrics.names:
         print("[4/4] disentanglement metrics of the encoder", flush=True)
         metrics_section(rep, cfg.metrics, jax.random.fold_in(key, 3), data, subject.encode, label=subject.label)
@@ -425,33 +459,47 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
     import matplotlib.pyplot as plt
 
     from .causal import audit, do_batch, draw_graph, influence_maps
+    from .causal.effects import unit_values
     from .report import effect_heatmap, image_grid, influence_maps as influence_figure
 
     k_prior, k_base, k_audit, k_maps = jax.random.split(key, 4)
     t = cfg.traversal_values
     q = jnp.linspace(0.05, 0.95, t, dtype=jnp.float32)
-    values = jnp.quantile(gen.sample_latent(k_prior, 1000), q, axis=0).T  # (units, t): each unit's own range
-    units = jnp.repeat(jnp.arange(gen.latent_dim), t)
-    images = _traverse(gen, gen.sample_latent(k_base, 1), do_batch(units, values.ravel()))
-    grid = np.asarray(images).reshape((gen.latent_dim, t) + images.shape[1:])
+    # a structural generator is traversed by hard interventions on its variables, any other by its latent units
+    units = list(gen.variable_names) or list(range(gen.latent_dim))
+    names = list(gen.variable_names) or list(gen.latent_names)
+    what = "variable" if gen.variable_names else "unit"
+    values = jnp.quantile(unit_values(gen, gen.sample_latent(k_prior, 1000), units), q, axis=0).T  # each one's own range
+    batch = do_batch([u for u in units for _ in range(t)], values.ravel(), generator=gen)
+    images = _traverse(gen, gen.sample_latent(k_base, 1), batch)
+    grid = np.asarray(images).reshape((len(units), t) + images.shape[1:])
     rep.section(f"Causal audit of {gen.name}")
-    rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=list(gen.latent_names),
+    rep.figure(image_grid(np.repeat(grid, 3, -1) if grid.shape[-1] == 1 else grid, row_labels=names,
                           col_labels=[f"q{float(v):.2f}" for v in q]),
-               "traversals", "Traversals: do(unit = its prior quantile q) on one base sample; one row per unit.")
-    result = audit(gen, outcome, key=k_audit, n=cfg.samples, num_bootstrap=cfg.bootstrap, statistic=cfg.statistic,
-                   min_effect=cfg.min_effect)
+               "traversals", f"Traversals: do({what} = its quantile q) on one base sample; one row per {what}.")
+    result = audit(gen, outcome, key=k_audit, graph=cfg.graph, n=cfg.samples, num_bootstrap=cfg.bootstrap,
+                   statistic=cfg.statistic, min_effect=cfg.min_effect)
     m = result.effects
-    rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names),
-               "effects", f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap "
-               "CIs; grey cells: CI contains 0.")
-    maps = influence_maps(gen, do_batch(jnp.arange(gen.latent_dim), values[:, -1]), gen.sample_latent(k_maps, 64))
-    rep.figure(influence_figure(np.asarray(maps), names=list(gen.latent_names)), "influence",
-               "Influence maps: mean |Δ pixel| when each unit is set to its 95% prior quantile (64 samples).")
+    if result.floor is None:
+        caption = (f"Effect ({m.statistic}) of each unit on each outcome, familywise {m.level:.0%} bootstrap CIs; "
+                   "grey cells: CI contains 0.")
+    else:
+        caption = (f"{result.kind.capitalize()} effect of setting each variable (rows) on each measured variable "
+                   f"(columns): dispersion of the measurement over five do-levels, familywise {m.level:.0%} bootstrap "
+                   "CIs. An edge needs the lower bound above the readout floor (table below).")
+    rep.figure(effect_heatmap(m.effect, m.low, m.high, units=m.unit_names, outcomes=m.outcome_names), "effects", caption)
+    if result.floor is not None:
+        rep.table([{"measured variable": v, "largest floor": float(f)} for v, f in zip(m.outcome_names, result.floor.max(axis=0))],
+                  caption="readout floor: the most the readout's own error (against the true variables of every "
+                          "rendered image) could add to an effect on this variable")
+    maps = influence_maps(gen, gen.sample_latent(k_maps, 64), do_batch(units, values[:, -1], generator=gen))
+    rep.figure(influence_figure(np.asarray(maps), names=names), "influence",
+               f"Influence maps: mean |Δ pixel| when each {what} is set to its 95% quantile (64 samples).")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     draw_graph(result.graph, ax=ax, reference=result.reference)
-    truth = (" drawn against the true DAG (red: extra edge, dashed grey: missed edge); structural Hamming "
-             f"distance {result.scores['shd']}") if result.reference is not None else ""
-    rep.figure(fig, "graph", f"Graph of the detected effects{truth}.")
+    truth = (f" drawn against the true {result.kind}-effect graph (red: extra edge, dashed grey: missed edge); "
+             f"structural Hamming distance {result.scores['shd']}") if result.reference is not None else ""
+    rep.figure(fig, "graph", f"{result.kind.capitalize()}-effect graph of the detected effects{truth}. {result.note}.")
     rep.table([{"score": k, "value": v} for k, v in result.scores.items() if not isinstance(v, dict)],
               caption="audit scores")
     return result
@@ -468,6 +516,7 @@ def run_stylize(cfg: StylizeConfig, content: str | Path, styles, out: str | Path
     """
     from .data.images import check_image_output, load_image
     from .models.style import GatysConfig, stylize
+    from .models.style.stylize import extractor_named
 
     check_image_output(out)
     weights = Path(cfg.weights) if cfg.weights else None
@@ -477,11 +526,17 @@ def run_stylize(cfg: StylizeConfig, content: str | Path, styles, out: str | Path
         raise CheckpointError(f"weights file not found: {weights}")
     content_image = load_image(content, cfg.size or None, max_pixels=cfg.max_pixels)
     style_images = [load_image(s, cfg.style_size or None, max_pixels=cfg.max_pixels) for s in styles]
-    print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}"
-          + (f", {cfg.steps} optimisation steps" if cfg.method == "gatys" else ""), flush=True)
-    stylize(content_image, style_images, out_path=out, method=cfg.method, weights=weights if cfg.method == "gatys" else None,
-            model=weights if cfg.method == "adain" else None, alpha=cfg.alpha, style_mix=cfg.style_mix or None,
-            preserve_colour=cfg.preserve_colour, config=GatysConfig(steps=cfg.steps), key=jax.random.key(cfg.seed))
+    gatys = cfg.method == "gatys"
+    what = (f"{cfg.features if weights is None else weights.name} features, {cfg.steps} optimisation steps" if gatys
+            else f"decoder {weights.name if weights else '(shipped)'}")
+    print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}; {what}",
+          flush=True)
+    stylize(content_image, style_images, out_path=out, method=cfg.method, weights=weights if gatys else None,
+            extractor=extractor_named(cfg.features) if gatys else None,
+            model=weights if not gatys else None, alpha=cfg.alpha, style_mix=cfg.style_mix or None,
+            preserve_colour=cfg.preserve_colour, config=GatysConfig(steps=cfg.steps),
+            memory_limit_gb=cfg.memory_limit_gb, tiling=cfg.tiling, log=lambda m: print(f"[stylize] {m}", flush=True),
+            key=jax.random.key(cfg.seed))
     return Path(out)
 
 

@@ -51,6 +51,10 @@ class GraphError(GenstyleError, ValueError):
     """A causal graph is invalid, e.g. cyclic."""
 
 
+class DataFileError(GenstyleError, OSError):
+    """A data file is missing, unreadable, in an unknown layout, or holds objects that would need unpickling."""
+
+
 class WeightsError(GenstyleError, ValueError):
     """A weights file does not match the architecture (missing/extra keys, shapes)."""
 
@@ -73,3 +77,7 @@ class CheckpointWarning(UserWarning):
 
 class NonFiniteError(GenstyleError, FloatingPointError):
     """A computation produced or received NaN or inf (in training, the last good checkpoint is kept)."""
+
+
+class MemoryLimitError(GenstyleError, MemoryError):
+    """A computation would need more memory than the configured limit (the message says how much and what to do)."""

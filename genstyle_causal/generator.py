@@ -45,6 +45,12 @@ class Generator:
       unit_groups: optional named groups of latent units, e.g.
         ``{"content": (0, 1), "style": (2, 3)}`` for style/content oracles.
       name: shown in reports.
+      dataset: the ground-truth dataset this generator renders, for oracles
+        (its readout and true graph then describe this generator); ``None``
+        for learned models, which are never matched to a dataset by size.
+      scm: for a structural generator (:mod:`genstyle_causal.structural`), the
+        structural model its first stage solves; its variables accept hard
+        ``Do`` by name.
     """
 
     def __init__(
@@ -56,6 +62,8 @@ class Generator:
         prior: Callable[[jax.Array, int], jax.Array],
         unit_groups: Mapping[str, Sequence[int]] | None = None,
         name: str = "generator",
+        dataset: Any = None,
+        scm: Any = None,
     ):
         self.stages = tuple(Stage(*s) for s in stages)
         if not self.stages:
@@ -68,10 +76,14 @@ class Generator:
         self.prior = prior
         self.unit_groups = tuple((k, tuple(int(i) for i in v)) for k, v in (unit_groups or {}).items())
         self.name = name
+        self.dataset = dataset
+        self.scm = scm
+        if scm is not None and self.stages[0].name != scm.layer:
+            raise ValueError(f"a structural generator's first stage must be its variables stage {scm.layer!r}; got {names[0]!r}")
 
     # -- pytree protocol: params are children, the rest is static -------------------
     def _static(self):
-        return (self.stages, self.latent_names, self.prior, self.unit_groups, self.name)
+        return (self.stages, self.latent_names, self.prior, self.unit_groups, self.name, self.dataset, self.scm)
 
     def tree_flatten(self):
         return (self.params,), self._static()
@@ -79,7 +91,7 @@ class Generator:
     @classmethod
     def tree_unflatten(cls, static, children):
         obj = object.__new__(cls)
-        obj.stages, obj.latent_names, obj.prior, obj.unit_groups, obj.name = static
+        obj.stages, obj.latent_names, obj.prior, obj.unit_groups, obj.name, obj.dataset, obj.scm = static
         (obj.params,) = children
         return obj
 
@@ -110,7 +122,8 @@ class Generator:
         """Index of a latent unit given by position or name; raises :class:`UnitError`."""
         if isinstance(unit, str):
             if unit not in self.latent_names:
-                raise UnitError(f"unknown latent unit {unit!r}; valid names: {list(self.latent_names)}")
+                variables = f"; variables: {list(self.variable_names)}" if self.scm is not None else ""
+                raise UnitError(f"unknown latent unit {unit!r}; valid names: {list(self.latent_names)}{variables}")
             return self.latent_names.index(unit)
         if not 0 <= int(unit) < self.latent_dim:
             raise UnitError(
@@ -148,6 +161,11 @@ class Generator:
         """Shape of one batch of ``n`` activations at ``layer`` (computed abstractly, no FLOPs)."""
         z = jax.ShapeDtypeStruct((n, self.latent_dim), jnp.float32)
         return jax.eval_shape(lambda g, z: g.run(z, stop=layer), self, z).shape
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        """Names of the structural variables (empty unless this is a structural generator)."""
+        return () if self.scm is None else tuple(self.scm.variable_names)
 
     def __repr__(self) -> str:
         return f"Generator({self.name!r}, latent={self.latent_dim}, layers={list(self.layer_names)})"

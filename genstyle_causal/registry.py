@@ -15,6 +15,11 @@ Adding a model is one options dataclass and one :func:`register_model` call here
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,8 +101,61 @@ def generator_names() -> list[str]:
 
 
 def check_generator(name: str) -> None:
-    if name not in generator_names():
-        raise ConfigError(f"unknown generator {name!r}; valid: {generator_names()}")
+    """A registered generator name, or ``MODULE:FACTORY`` whose factory can be imported."""
+    if ":" in name:
+        import_factory(name)
+    elif name not in generator_names():
+        raise ConfigError(f"unknown generator {name!r}; valid: {generator_names()} or MODULE:FACTORY")
+
+
+@functools.lru_cache(maxsize=None)
+def import_factory(spec: str) -> Callable:
+    """The callable ``NAME`` of ``MODULE:NAME`` (importable from the current directory) or ``path/file.py:NAME``."""
+    where, _, attr = spec.rpartition(":")
+    if not where or not attr.isidentifier():
+        raise ConfigError(f"generator {spec!r}: expected MODULE:FACTORY or path/file.py:FACTORY")
+    try:
+        if where.endswith(".py"):
+            if not Path(where).is_file():
+                raise ConfigError(f"generator {spec!r}: no file {where}")
+            found = importlib.util.spec_from_file_location(Path(where).stem, where)
+            module = importlib.util.module_from_spec(found)
+            found.loader.exec_module(module)
+        else:
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(where)
+    except ImportError as e:
+        raise ConfigError(f"generator {spec!r}: cannot import {where!r}: {e}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"generator {spec!r}: {where!r} has no callable {attr!r}")
+    return factory
+
+
+def audit_dataset(cfg, size: int | None = None):
+    """The dataset an audit config names: its labelled data file, else its procedural dataset (default dsprites)."""
+    from .data import get_dataset, load_arrays
+
+    if cfg.data:
+        return load_arrays(cfg.data)
+    return get_dataset(cfg.dataset or "dsprites", size=size or cfg.image_size)
+
+
+def factory_generator(cfg) -> Trained:
+    """``Trained(FACTORY(), the audit's dataset)`` for ``generator=MODULE:FACTORY``, checked to fit the data."""
+    from .generator import Generator
+
+    gen = import_factory(cfg.generator)()
+    if not isinstance(gen, Generator):
+        raise ConfigError(f"generator {cfg.generator!r} returned {type(gen).__name__}, not a Generator "
+                          "(build one with genstyle_causal.adapters.nnx_generator, linen_generator or torch_generator)")
+    data = audit_dataset(cfg)
+    shape = tuple(jax.eval_shape(gen.run, jax.ShapeDtypeStruct((1, gen.latent_dim), jax.numpy.float32)).shape[1:])
+    if shape != tuple(data.image_shape):
+        raise ConfigError(f"generator {gen.name!r} makes images {shape} but dataset {data.name!r} has images "
+                          f"{tuple(data.image_shape)}; choose a matching data=, dataset= or image_size=")
+    return Trained(gen, data)
 
 
 def dataset_of(cfg):
@@ -241,9 +299,9 @@ def _check_probe(cfg) -> int:
 class AdaINOptions:
     """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
 
-    layer: str = "relu3_1"
+    layer: str = "relu2_1"
     style_weight: float = bounded(1.0, 0.0)
-    learning_rate: float = bounded(1e-3, 0.0)
+    learning_rate: float = bounded(2e-3, 0.0)
 
 
 def _adain_config(cfg):
@@ -276,9 +334,7 @@ register_model(ModelEntry("adain", "a style decoder", _train_adain, _check_adain
 
 
 def _oracle(cfg) -> Trained:
-    from .data import get_dataset
-
-    data = get_dataset(cfg.dataset or "dsprites", size=cfg.image_size)
+    data = audit_dataset(cfg)
     return Trained(data.oracle(), data)
 
 

@@ -15,12 +15,21 @@ from .config import bounded
 
 @dataclasses.dataclass(frozen=True)
 class MetricsSection:
-    """Disentanglement metrics of the VAE and of the oracle."""
+    """Disentanglement metrics of the VAE and of the oracle: a metric protocol (``fast`` or
+    ``disentanglement_lib``, see :data:`genstyle_causal.metrics.PROTOCOLS`) with these sizes over it."""
 
+    protocol: str = "fast"
     samples: int = bounded(3000, 2)
     votes: int = bounded(400, 2)
     dci_estimator: str = "forest"
     names: tuple[str, ...] = ("mig", "dci", "sap", "modularity_explicitness", "factor_vae")
+
+    def __post_init__(self):
+        from .errors import ConfigError
+        from .metrics import PROTOCOLS
+
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"metrics.protocol must be one of {list(PROTOCOLS)}; got {self.protocol!r}")
 
 
 def mean_encoder(vae) -> Callable[[jax.Array], jax.Array]:
@@ -49,19 +58,20 @@ def metrics_section(rep, settings: MetricsSection, key, data, encode, *, label: 
     opts = {m: sizes[m] for m in names if m in sizes}
     rows, results = [], {}
     for name, representation in ((label, encode), ("oracle", oracle_code(data))):
-        res = evaluate(representation, data, names, key=key, options=opts)
+        res = evaluate(representation, data, names, key=key, protocol=settings.protocol, options=opts, label=name)
         results[name] = res
-        rows.append({"representation": name, **_headline(res["metrics"])})
+        rows.append({"representation": name, **headline(res["metrics"])})
     rep.section("Disentanglement metrics")
     rep.text(f"The oracle's code is the true factor vector, so its scores are the ceiling each metric can reach "
              f"on {data.name}; the gap to it is what the {label} did not disentangle.")
-    rep.table(rows, caption=f"higher is better; {n} samples per metric, {settings.votes} votes for the "
-              f"FactorVAE score, DCI with the '{settings.dci_estimator}' importance estimator")
+    rep.table(rows, caption=f"higher is better; metric protocol '{settings.protocol}' with {n} samples per metric, "
+              f"{settings.votes} votes for the FactorVAE score, DCI with the '{settings.dci_estimator}' importance "
+              "estimator")
     rep.add_results(metrics=results)
     return results
 
 
-def _headline(metrics: dict) -> dict:
+def headline(metrics: dict) -> dict:
     """The held-out scores of each metric, one column each, for the summary table."""
     out = {}
     for name, value in metrics.items():

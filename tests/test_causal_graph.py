@@ -5,10 +5,12 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from genstyle_causal.causal import check_acyclic, draw_graph, edge_precision_recall, effect_graph, readout, structural_hamming_distance
+from genstyle_causal.causal import check_acyclic, draw_graph, edge_precision_recall, effect_graph, structural_hamming_distance
 from genstyle_causal.causal.effects import EffectMatrix
-from genstyle_causal.data import Pendulum
-from genstyle_causal.errors import ConfigError, GraphError, ShapeError
+from genstyle_causal.data import Dots, Pendulum
+from genstyle_causal.errors import ConfigError, GraphError, ShapeError, UnitError
+
+from _scenes import CONFOUNDED_SCM
 
 
 def _matrix():
@@ -61,7 +63,7 @@ def pendulum():
     from genstyle_causal.causal.dowhy_bridge import samples_frame
 
     data = Pendulum(size=32, noise_std=0.3)
-    return data, samples_frame(data.oracle(), readout(data), key=jax.random.key(0), n=1000)
+    return data, samples_frame(data.oracle(), data.readout(), key=jax.random.key(0), n=1000)
 
 
 def test_dowhy_backdoor_estimate_agrees_with_the_do_effect(pendulum):
@@ -72,7 +74,7 @@ def test_dowhy_backdoor_estimate_agrees_with_the_do_effect(pendulum):
 
     data, frame = pendulum
     c = compare_with_intervention(
-        data.oracle(), readout(data), data.graph(), "pendulum_angle", "shadow_position", key=jax.random.key(1),
+        data.oracle(), data.readout(), data.graph(), "pendulum_angle", "shadow_position", key=jax.random.key(1),
         frame=frame, n_do=128, refuters=("placebo_treatment_refuter",), num_simulations=10,
     )
     assert c.agree, c.to_dict()
@@ -80,6 +82,19 @@ def test_dowhy_backdoor_estimate_agrees_with_the_do_effect(pendulum):
     half_width = (c.observational.high - c.observational.low) / 2
     assert abs(c.observational.refutations["placebo_treatment_refuter"]["new_effect"]) < half_width
     assert c.to_dict()["agree"] is True
+
+
+def test_backdoor_adjustment_removes_the_confounding_bias_the_unadjusted_estimate_shows():
+    # c → x, c → y, x → y with y = 0.1 + 0.3 x + 0.5 c: do(x) has slope 0.3; regressing y on x alone also picks up
+    # c's path (≈ +0.75 here); adjusting for c (the backdoor set) recovers 0.3.
+    from genstyle_causal.causal.dowhy_bridge import compare_with_intervention
+
+    data = Dots(CONFOUNDED_SCM)
+    c = compare_with_intervention(data.oracle(), data.readout(), data.graph(), "x", "y", key=jax.random.key(0), n=1000,
+                                  n_do=128, refuters=())
+    assert c.observational.adjustment_set == ("c",)
+    assert c.agree and not c.unadjusted_agrees, c.to_dict()
+    assert abs(c.interventional - 0.3) < 0.05 and c.unadjusted.estimate > 0.6
 
 
 def test_gcm_model_over_the_pendulum_graph(pendulum):
@@ -108,6 +123,13 @@ def test_dowhy_bridge_bad_input(pendulum):
     with pytest.raises(GraphError, match="'shadow_colour' is not a node"):
         backdoor_effect(frame, data.graph(), "pendulum_angle", "shadow_colour")
     with pytest.raises(ConfigError, match="unknown target 'shadow_width'"):
-        compare_with_intervention(data.oracle(), readout(data), data.graph(), "pendulum_angle", "shadow_width", key=jax.random.key(0), frame=frame)
+        compare_with_intervention(data.oracle(), data.readout(), data.graph(), "pendulum_angle", "shadow_width", key=jax.random.key(0), frame=frame)
     with pytest.raises(ConfigError, match="mechanisms"):
         gcm_model(frame, data.graph(), mechanisms="neural")
+    # names are checked before DoWhy runs: no frame is drawn (frame=None would cost 1000 renders)
+    with pytest.raises(UnitError, match="no variable or latent unit 'bob'"):
+        compare_with_intervention(data.oracle(), data.readout(), data.graph(), "pendulum_angle", "shadow_position",
+                                  key=jax.random.key(0), unit="bob")
+    with pytest.raises(GraphError, match="not a node"):
+        compare_with_intervention(data.oracle(), data.readout(), nx.DiGraph([("light_angle", "shadow_length")]),
+                                  "pendulum_angle", "shadow_position", key=jax.random.key(0))

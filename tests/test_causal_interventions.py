@@ -89,10 +89,10 @@ def test_feature_swaps_move_channel_statistics():
 
 def test_sweep_matches_one_intervention_at_a_time():
     batch = do_batch([0, 1, 0], [1.0, -2.0, 0.5])
-    out = sweep(LINEAR, _flat, Z, batch, max_images=6)  # two interventions per chunk, one left over
+    out = sweep(LINEAR, Z, batch, _flat, max_images=6)  # two interventions per chunk, one left over
     for k, (u, v) in enumerate([(0, 1.0), (1, -2.0), (0, 0.5)]):
         np.testing.assert_allclose(out[k], _flat(intervene(LINEAR, Z, Do(u, v))), rtol=1e-6)
-    grid = grid_sweep(LINEAR, _flat, Z, units=("b", "a"), values=[[1.0, -2.0], [0.5, 3.0]])  # per-unit values
+    grid = grid_sweep(LINEAR, Z, _flat, units=("b", "a"), values=[[1.0, -2.0], [0.5, 3.0]])  # per-unit values
     assert grid.shape == (2, 2, 3, 12)
     np.testing.assert_allclose(grid[0, 1], _flat(intervene(LINEAR, Z, Do(1, -2.0))), rtol=1e-6)
     np.testing.assert_allclose(grid[1, 0], _flat(intervene(LINEAR, Z, Do(0, 0.5))), rtol=1e-6)
@@ -108,7 +108,7 @@ def test_effect_matrix_of_linear_generator_is_its_weights():
 
 def test_influence_map_of_a_channel_ablation():
     # Ablating channel 0 changes pixel (i, j) by 2 |f_ij0|, averaged over samples and the 3 colour channels.
-    maps = influence_maps(LINEAR, Ablate("features", jnp.asarray([[0], [1]])), Z)
+    maps = influence_maps(LINEAR, Z, Ablate("features", jnp.asarray([[0], [1]])))
     f = (Z @ W).reshape(-1, 2, 2, 3)
     np.testing.assert_allclose(maps[0], (2.0 * jnp.abs(f[..., 0])).mean(0) / 3.0, rtol=1e-5)
     np.testing.assert_allclose(maps[1], (2.0 * jnp.abs(f[..., 1])).mean(0) / 3.0, rtol=1e-5)
@@ -170,7 +170,7 @@ def test_unit_out_of_range_names_the_latent_size():
     with pytest.raises(UnitError, match="latent size 2"):
         intervene(LINEAR, Z, Do(5, 1.0))
     with pytest.raises(UnitError, match="latent size 2"):
-        sweep(LINEAR, _flat, Z, do_batch([0, 7], [1.0, 1.0]))
+        sweep(LINEAR, Z, do_batch([0, 7], [1.0, 1.0]), _flat)
     with pytest.raises(UnitError, match="unknown latent unit 'c'"):
         intervene(LINEAR, Z, Shift("c", 1.0))
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genstyle_causal.causal import SwapContent, SwapStyle, as_outcome, audit, average_effect, effect_matrix, mixed_oracle, readout
+from genstyle_causal.causal import SwapContent, SwapStyle, as_outcome, audit, average_effect, effect_matrix, mixed_oracle
 from genstyle_causal.causal.effects import check_outcome
 from genstyle_causal.data import DSprites, Pendulum, StyleShapes
 from genstyle_causal.generator import Generator
@@ -42,7 +42,7 @@ def test_dsprites_oracle_effect_matrix_is_diagonal_with_exact_readouts(dsprites)
     # effect on a centroid readout is small but truly non-zero.) Orientation varies randomly but is not intervened
     # on: no analytic readout measures it. All CIs hold jointly (Bonferroni) at 95 %.
     m = effect_matrix(
-        _ellipse_oracle(), readout(dsprites), key=jax.random.key(0), n=128, units=("scale", "posX", "posY"),
+        _ellipse_oracle(), dsprites.readout(), key=jax.random.key(0), n=128, units=("scale", "posX", "posY"),
         low=[0.6, 0.2, 0.2], high=[1.0, 0.8, 0.8], familywise=True,
     )
     assert m.outcome_names == ("size", "x", "y")
@@ -59,7 +59,7 @@ def test_mixed_oracle_effect_matrix_is_dense_in_exactly_the_mixed_block(dsprites
     # scale still moves size only.
     rotation = np.asarray([[1.0, 1.0], [-1.0, 1.0]]) / np.sqrt(2.0)
     g = mixed_oracle(dsprites, ("posX", "posY"), rotation=rotation)
-    m = effect_matrix(g, readout(dsprites), key=jax.random.key(1), n=128, units=("scale", "mix0", "mix1"), familywise=True)
+    m = effect_matrix(g, dsprites.readout(), key=jax.random.key(1), n=128, units=("scale", "mix0", "mix1"), familywise=True)
     block = np.zeros((3, 3), bool)
     block[1:, 1:] = True
     block[0, 0] = True
@@ -67,12 +67,12 @@ def test_mixed_oracle_effect_matrix_is_dense_in_exactly_the_mixed_block(dsprites
     assert np.sign(m.effect[1, 1]) != np.sign(m.effect[1, 2])  # first row of Qᵀ is (1, -1)/√2
 
 
-def test_pendulum_audit_recovers_the_true_dag():
-    # Units are the exogenous inputs of (θ, φ, shadow position, shadow length); the shadow length is not monotone in
-    # either angle, so the audit uses the magnitude statistic with a 5 %-of-sd floor against anti-aliasing noise.
+def test_pendulum_audit_recovers_the_true_dag_with_defaults():
+    # A hard do on each variable with the others held (direct effects): θ and φ move both shadow variables, nothing
+    # else moves anything; depth 1, so the total graph is the same DAG.
     data = Pendulum(size=32, noise_std=0.3)
-    result = audit(data.oracle(), data, key=jax.random.key(0), n=128, statistic="magnitude", min_effect=0.05)
-    assert set(result.graph.edges) == set(data.graph().edges)
+    result = audit(data.oracle(), key=jax.random.key(0))
+    assert result.kind == "direct" and set(result.graph.edges) == set(data.graph().edges)
     assert result.scores["shd"] == 0 and result.scores["edge_precision"] == 1.0 and result.scores["edge_recall"] == 1.0
     json.dumps(result.to_dict())
 
@@ -82,7 +82,7 @@ def test_styleshapes_swaps_move_only_their_own_outcomes():
     # swap of style units leaves area/x/y bit-identical (effect exactly 0) and a content swap leaves the style
     # readouts unchanged up to float32 rounding of means over different pixel sets.
     data = StyleShapes(size=32)
-    g, r = data.oracle(), readout(data)
+    g, r = data.oracle(), data.readout()
     z, donor = g.sample_latent(jax.random.key(3), 128), g.sample_latent(jax.random.key(4), 128)
     content, style = np.asarray([0, 1, 2]), np.asarray([3, 4, 5])
     e_style = average_effect(g, r, SwapStyle("latent", donor), key=jax.random.key(5), z=z, magnitude=True)

@@ -92,7 +92,7 @@ def test_stylize_two_tiny_images(run_cli, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--out", "{tmp}/t", "--set", "model=diffusion"], "unknown model 'diffusion'; valid: ['adain', 'gan', 'probe', 'vae']"),
-    (["train", "--out", "{tmp}/t", "--set", "dataset=mnist"], "unknown dataset 'mnist'; valid: ['dsprites', 'pendulum', 'styleshapes']"),
+    (["train", "--out", "{tmp}/t", "--set", "dataset=mnist"], "unknown dataset 'mnist'; valid: ['dsprites', 'pendulum', 'sprinkler', 'styleshapes']"),
     (["train", "--out", "{tmp}/t", "--set", "vae.depth=3"], "unknown config key 'vae.depth'; valid keys: ["),
     (["audit", "--out", "{tmp}/a", "--set", "generator=diffusion"], "unknown generator 'diffusion'; valid: ['gan', 'oracle', 'vae']"),
     (["audit", "--out", "{tmp}/a", "--set", "generator=vae"], "generator 'vae' needs --set run=TRAIN_DIR"),
@@ -100,7 +100,8 @@ def test_stylize_two_tiny_images(run_cli, tmp_path):
     (["audit", "--out", "{tmp}/a", "--set", "outcome=probe", "--set", "probe={tmp}/p.npz"], "no probe at {tmp}/p.npz"),
     (["audit", "--out", "{tmp}/a", "--set", "statistic=median"], "unknown statistic 'median'; valid: ['contrast', 'magnitude']"),
     (["stylize", "{tmp}/c.png", "{tmp}/s.png", "--out", "{tmp}/o.png", "--set", "method=cyclegan"], "unknown method 'cyclegan'; valid: ['adain', 'gatys']"),
-    (["stylize", "{tmp}/c.png", "{tmp}/s.png", "--out", "{tmp}/o.png", "--set", "method=adain"], "method 'adain' needs --set weights=PATH"),
+    (["stylize", "{tmp}/c.png", "{tmp}/s.png", "--out", "{tmp}/o.png", "--set", "features=alexnet"], "unknown features 'alexnet'; valid: ['random', 'vgg16']"),
+    (["stylize", "{tmp}/c.png", "{tmp}/s.png", "--out", "{tmp}/o.png", "--set", "memory_limit_gb=0"], "memory_limit_gb must be > 0; got 0"),
     (["stylize", "{tmp}/c.png", "{tmp}/s.png", "--out", "{tmp}/o.png", "--set", "weights={tmp}/vgg.pth"], "weights file not found: {tmp}/vgg.pth"),
     (["stylize", "{tmp}/c.png", "{tmp}/s.png", "--out", "{tmp}/o.png"], "{tmp}/c.png"),
     (["bench", "nosuch"], "unknown benchmark 'nosuch'; valid: ["),
@@ -150,4 +151,4 @@ def test_every_registered_model_is_a_train_section_and_every_loadable_one_an_aud
             assert f"{name}.*" in TrainRunConfig.__doc__
     assert generator_names() == ["gan", "oracle", "vae"]
     assert set(build_parser()._subparsers._group_actions[0].choices) == {"demo", "train", "audit", "stylize",
-                                                                          "bench", "report"}
+                                                                          "bench", "study", "report"}

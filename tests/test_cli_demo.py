@@ -27,9 +27,16 @@ def test_tiny_demo_writes_a_complete_report(run_cli, tmp_path):
     assert html.count("<img") == len(figures) and all(f'id="{f}"' in html for f in figures)
     results = json.loads((out / "results.json").read_text())
     effects = results["vae_audit"]["effects"]
-    assert len(effects["effect"]) == 10 and len(effects["effect"][0]) == 5  # 10 latents x 5 probe factors
+    assert len(effects["effect"]) == 10 and len(effects["effect"][0]) == 7  # 10 latents x 7 probe columns (3 shape classes)
     assert results["metrics"]["oracle"]["metrics"]["dci"]["disentanglement"] > 0.9
     assert results["oracle_pendulum"]["scores"]["shd"] == 0
+    assert {"package", "libraries", "git", "device", "time", "config_sha256"} <= set(results["provenance"])
+    assert effects["familywise"] is True and effects["level"] == 0.95 and effects["cell_level"] > 0.999
+    assert results["metrics"]["oracle"]["representation"] == "oracle"
+    assert set(results["probe_reliability"]["scores"]) == {"shape", "scale", "orientation", "posX", "posY"}
+    box = html[html.index('<section class="findings"'):html.index("</section>")]  # opens the report
+    assert html.index('<section class="findings"') < html.index('<h2 id="datasets-with-known-ground-truth">')
+    assert "dSprites oracle read through the probe" in box and "pendulum oracle" in box
     assert json.loads((out / "config.json").read_text())["vae"]["steps"] == 20
     rerender = run_cli("report", str(out))  # a finished run's report can be rebuilt from its directory
     assert rerender.returncode == 0 and (out / "report.html").read_text() == html

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from genstyle_causal.data import DSprites, Pendulum, StyleShapes, foreground_mask, get_dataset, pendulum_graph
+from genstyle_causal.data import DSprites, Pendulum, StyleShapes, foreground_mask, get_dataset
 from genstyle_causal.data.pendulum import shadow
 from genstyle_causal.errors import ConfigError, FactorError, ShapeError
 
@@ -114,7 +114,7 @@ def test_pendulum_shadow_matches_hand_computed_geometry():
 
 
 def test_pendulum_graph_is_the_documented_dag():
-    g = pendulum_graph()
+    g = PD.graph()
     assert nx.is_directed_acyclic_graph(g)
     assert set(g.edges) == {
         ("pendulum_angle", "shadow_position"), ("pendulum_angle", "shadow_length"),
@@ -141,15 +141,18 @@ def test_noisy_pendulum_samples_are_valid_factors():
     noisy = Pendulum(size=32, noise_std=0.3)
     f = noisy.sample_factors(KEY, 512)
     noisy.check_factors(f)  # effects plus noise stay inside the widened ranges
-    assert float(jnp.std(f[:, 3] - PD.mechanism(f.at[:, 2:].set(0.0))[:, 3])) == pytest.approx(0.3, rel=0.15)
+    assert float(jnp.std(noisy.scm.abduct(f)[:, 3])) == pytest.approx(0.3, rel=0.15)
+    np.testing.assert_allclose(f[:, 3] - noisy.scm.abduct(f)[:, 3], shadow(f[:, 0], f[:, 1])[1], rtol=1e-5)
 
 
 def test_pendulum_oracle_is_the_scm():
     g = PD.oracle()
-    assert g.layer_names == ("latent", "variables", "image")
-    u = PD.sample_exogenous(KEY, 8)
-    np.testing.assert_allclose(g.run(u, stop="variables"), PD.mechanism(u))
-    np.testing.assert_allclose(g(u), PD.render(PD.mechanism(u)), atol=1e-6)
+    assert g.layer_names == ("latent", "variables", "image") and g.dataset == PD and g.scm == PD.scm
+    u = g.sample_latent(KEY, 8)
+    v = g.run(u, stop="variables")
+    np.testing.assert_array_equal(v[:, :2], u[:, :2])  # causes are their own noise
+    np.testing.assert_allclose(v[:, 2:], jnp.stack(shadow(u[:, 0], u[:, 1]), axis=1), rtol=1e-6)
+    np.testing.assert_allclose(g(u), PD.render(v), atol=1e-6)
 
 
 def shifted(f, i):

@@ -27,7 +27,8 @@ def trained(tmp_path_factory):
 
 def test_heads_follow_factor_types():
     kinds = {h.name: h.kind for h in heads_for(DSprites(size=16))}
-    assert kinds == {"shape": "discrete", "scale": "discrete", "orientation": "circular", "posX": "discrete", "posY": "discrete"}
+    assert kinds == {"shape": "categorical", "scale": "discrete", "orientation": "circular", "posX": "discrete",
+                     "posY": "discrete"}
     orient = heads_for(DSprites(size=16))[2]
     assert orient.order_factor == 0 and orient.orders == (4, 2, 1)
     assert [h.kind for h in heads_for(Pendulum(size=16))] == ["discrete", "discrete", "continuous", "continuous"]
@@ -40,8 +41,9 @@ def test_decode_known_outputs():
     out = np.zeros((1, sum(h.width for h in heads)), np.float32)
     out[0, 0] = 20.0
     out[0, 3 + 6 : 3 + 6 + 2] = [math.cos(1.2), math.sin(1.2)]
-    values, classes = jax.jit(lambda o: probe_mod.decode(heads, o))(jnp.asarray(out))
-    assert float(values[0, 0]) == pytest.approx(0.0, abs=1e-6)  # expected shape value ≈ 0
+    values, classes, columns = jax.jit(lambda o: probe_mod.decode(heads, o))(jnp.asarray(out))
+    assert float(values[0, 0]) == 0.0  # arg-max shape: square
+    np.testing.assert_allclose(np.asarray(columns[0, :3]), [1, 0, 0], atol=1e-6)  # class probabilities
     assert float(values[0, 1]) == pytest.approx(0.75, abs=1e-6)  # uniform softmax over scale grid 0.5..1: mean 0.75
     assert float(values[0, 2]) == pytest.approx(0.3, abs=1e-5)
     assert int(classes[0, 2]) == 2  # nearest grid angle to 0.3 on the 2π/39 grid is index 2 (0.322)
@@ -64,8 +66,11 @@ def test_probe_learns_positions_well_above_chance(trained):
 def test_outcome_is_jittable_and_shape_checked(trained):
     _, probe, _, _, images = trained
     inside = jax.jit(lambda p, x: p.outcome(x))(probe, images)
-    np.testing.assert_allclose(np.asarray(inside), np.asarray(probe.predict(images)), rtol=1e-5, atol=1e-6)
-    assert inside.shape == (128, 5) and inside.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(inside), np.asarray(probe.read(images)), rtol=1e-5, atol=1e-6)
+    assert inside.shape == (128, 7) and inside.dtype == jnp.float32
+    assert probe.outcome_names == ("shape:square", "shape:ellipse", "shape:heart", "scale", "orientation", "posX", "posY")
+    np.testing.assert_allclose(np.asarray(inside[:, :3]).sum(axis=1), 1.0, rtol=1e-5)  # class probabilities
+    np.testing.assert_allclose(np.asarray(inside[:, 3:]), np.asarray(probe.predict(images))[:, 1:], rtol=1e-5, atol=1e-6)
     with pytest.raises(ShapeError, match=r"\(n, 16, 16, 1\)"):
         probe.predict(jnp.zeros((2, 32, 32, 1), jnp.float32))
 
@@ -116,3 +121,20 @@ def test_bad_train_arguments():
         train_probe(DSprites(size=16), key=jax.random.key(0), steps=0, config=TINY)
     with pytest.raises(ConfigError, match="batch_size"):
         train_probe(DSprites(size=16), key=jax.random.key(0), steps=1, batch_size=0, config=TINY)
+
+
+def test_orientation_difference_is_modulo_the_shared_symmetry():
+    # Known answers from geometry: a square repeats every π/2, an ellipse every π, a heart every 2π; two readings
+    # differ by the absolute angle modulo the symmetry both shapes share (2π / lcm of their orders).
+    heads = heads_for(DSprites(size=16))
+    square, ellipse, heart = np.eye(3)
+
+    def row(shape, angle):
+        return np.concatenate([shape, [0.75, angle, 0.5, 0.5]]).astype(np.float32)
+
+    y = np.stack([row(square, 1.5), row(heart, 3.0), row(heart, 0.1), row(ellipse, 3.0), row(square, 0.2)])
+    base = np.stack([row(square, 0.1), row(heart, 0.5), row(heart, 6.2), row(square, 0.2), row(heart, 0.2 + 3 * math.pi / 2)])
+    d = np.asarray(probe_mod.column_difference(heads, jnp.asarray(y), jnp.asarray(base)))
+    expected = [1.4 - math.pi / 2, 2.5, 0.1 - 6.2 + 2 * math.pi, (2.8 + math.pi / 4) % (math.pi / 2) - math.pi / 4, 0.0]
+    np.testing.assert_allclose(d[:, 4], np.abs(expected), atol=1e-5)
+    np.testing.assert_allclose(d[:, :4], (y - base)[:, :4], atol=1e-6)  # other columns: plain differences

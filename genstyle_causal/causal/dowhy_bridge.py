@@ -22,10 +22,10 @@ import jax
 import networkx as nx
 import numpy as np
 
-from ..errors import ConfigError, GraphError
+from ..errors import ConfigError, GraphError, UnitError
 from ..generator import Generator
+from ..structural import check_acyclic
 from .effects import Effect, Outcome, check_outcome, interventional_slope, observe, outcome_columns
-from .graph import check_acyclic
 
 DEFAULT_REFUTERS = ("random_common_cause", "placebo_treatment_refuter", "data_subset_refuter")
 
@@ -57,8 +57,9 @@ class BackdoorResult:
 
 
 def _check_nodes(frame, graph: nx.DiGraph, *names: str) -> None:
+    """The graph is a DAG, covers ``names`` and (given samples) has a column for every node."""
     check_acyclic(graph)
-    missing = [v for v in graph.nodes if v not in frame.columns]
+    missing = [] if frame is None else [v for v in graph.nodes if v not in frame.columns]
     if missing:
         raise GraphError(f"graph nodes {missing} have no column in the samples; columns: {list(frame.columns)}")
     for v in names:
@@ -109,24 +110,54 @@ def backdoor_effect(
 
 @dataclasses.dataclass(frozen=True)
 class Comparison:
-    """Observational (DoWhy backdoor) and interventional (generator do-slope) effect of the same cause, side by side."""
+    """The same cause's effect three ways: DoWhy's backdoor estimate, the unadjusted regression, and the generator's do-slope.
+
+    Where the treatment and the target share a cause, the unadjusted estimate
+    is biased and the backdoor adjustment should remove the bias: the
+    interventional slope lies inside the backdoor CI (``agree``) but not inside
+    the unadjusted one (``unadjusted_agrees``).
+    """
 
     observational: BackdoorResult
+    unadjusted: BackdoorResult
     interventional: float
     interventional_low: float
     interventional_high: float
 
     @property
     def agree(self) -> bool:
-        """Whether the interventional effect lies inside the observational CI."""
+        """Whether the interventional effect lies inside the backdoor CI."""
         return self.observational.low <= self.interventional <= self.observational.high
+
+    @property
+    def unadjusted_agrees(self) -> bool:
+        """Whether the interventional effect lies inside the unadjusted CI (False exposes confounding bias)."""
+        return self.unadjusted.low <= self.interventional <= self.unadjusted.high
 
     def to_dict(self) -> dict:
         return {
             "observational": self.observational.to_dict(),
+            "unadjusted": self.unadjusted.to_dict(),
             "interventional": {"estimate": self.interventional, "low": self.interventional_low, "high": self.interventional_high},
             "agree": self.agree,
+            "unadjusted_agrees": self.unadjusted_agrees,
         }
+
+
+def _treatment_unit(generator: Generator, treatment: str, unit):
+    """What the generator intervenes on for ``treatment``: the named variable itself (a hard do), else a latent unit; checked now."""
+    if unit is None and treatment in generator.variable_names:
+        return treatment
+    chosen = treatment if unit is None else unit
+    if isinstance(chosen, str) and chosen in generator.variable_names:
+        return chosen
+    try:
+        generator.unit_index(chosen)
+    except UnitError:
+        valid = list(generator.variable_names) + list(generator.latent_names)
+        raise UnitError(f"the generator has no variable or latent unit {chosen!r} to intervene on for treatment "
+                        f"{treatment!r}; valid: {valid} (pass unit=...)") from None
+    return chosen
 
 
 def compare_with_intervention(
@@ -146,22 +177,29 @@ def compare_with_intervention(
     refuters: Sequence[str] = DEFAULT_REFUTERS,
     num_simulations: int = 20,
 ) -> Comparison:
-    """DoWhy's backdoor estimate of ``treatment → target`` from ``n`` observational samples, beside the do-slope.
+    """DoWhy's backdoor estimate of ``treatment → target`` from ``n`` observational samples, beside the unadjusted one and the do-slope.
 
     The interventional side is :func:`~genstyle_causal.causal.effects.interventional_slope`
-    of latent ``unit`` (default: the unit named like ``treatment``), the
-    estimand that a valid backdoor linear regression targets. ``frame`` reuses
-    observational samples (from :func:`samples_frame`) instead of drawing ``n``.
+    of the generator's variable named ``treatment`` (a hard do on the
+    treatment itself, on a structural generator) or of latent ``unit``
+    (default: the unit named like ``treatment``), the estimand that a valid
+    backdoor linear regression targets. Names are checked before anything is
+    estimated. ``frame`` reuses observational samples (from :func:`samples_frame`)
+    instead of drawing ``n``.
     """
     k_obs, k_do = jax.random.split(key)
     columns = outcome_columns(outcome, check_outcome(generator, outcome, n_do), names)
-    if target not in columns:
-        raise ConfigError(f"unknown target {target!r}; outcome columns: {list(columns)}")
+    for role, name in (("treatment", treatment), ("target", target)):
+        if name not in columns:
+            raise ConfigError(f"unknown {role} {name!r}; outcome columns: {list(columns)}")
+    unit = _treatment_unit(generator, treatment, unit)
+    _check_nodes(None, graph, treatment, target)
     frame = samples_frame(generator, outcome, key=k_obs, n=n, names=names) if frame is None else frame
     obs = backdoor_effect(frame, graph, treatment, target, level=level, refuters=refuters, num_simulations=num_simulations)
-    slope: Effect = interventional_slope(generator, outcome, treatment if unit is None else unit, key=k_do, n=n_do, level=level)
+    naive = backdoor_effect(frame, nx.DiGraph([(treatment, target)]), treatment, target, level=level, refuters=())
+    slope: Effect = interventional_slope(generator, outcome, unit, key=k_do, n=n_do, level=level)
     j = columns.index(target)
-    return Comparison(obs, float(slope.estimate[j]), float(slope.low[j]), float(slope.high[j]))
+    return Comparison(obs, naive, float(slope.estimate[j]), float(slope.low[j]), float(slope.high[j]))
 
 
 def gcm_model(frame, graph: nx.DiGraph, *, mechanisms: str = "auto", seed: int = 0):

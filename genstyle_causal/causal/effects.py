@@ -8,7 +8,9 @@ as one jit-compiled ``lax.map`` whose chunks are vmapped (``batch_size``), so
 memory stays bounded and there is no Python loop over samples.
 
 An *outcome* maps images ``(n, H, W, C)`` to ``(n, m)`` float32 (probe factors,
-``Pendulum.measure``, pixel or style statistics, any pure user function).
+``Pendulum.measure``, pixel or style statistics, any pure user function). An
+outcome with a ``difference(y, base)`` method defines its own paired difference
+(a probe's orientation differs modulo the shape's symmetry); else ``y - base``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import numpy as np
 
 from ..errors import ConfigError, ShapeError
 from ..generator import Generator
-from .interventions import Do, Hybridize, Intervention, check_intervention, intervene, resolve
+from ..structural import do_variables
+from .interventions import Do, Hybridize, Intervention, check_intervention, intervene, resolve, variables_named
 
 Outcome = Callable[[jax.Array], jax.Array]
 
@@ -56,6 +59,9 @@ class EffectMatrix:
     ``effect / scale`` compares outcomes measured in different units.
     ``statistic`` says what a cell is: ``"contrast"`` (signed mean of paired
     differences) or ``"magnitude"`` (mean absolute paired difference).
+    ``level`` is the confidence the CIs hold with; ``familywise`` says whether
+    they hold jointly over all cells (Bonferroni: each cell at ``cell_level``)
+    or each on its own.
     """
 
     effect: np.ndarray
@@ -66,10 +72,16 @@ class EffectMatrix:
     outcome_names: tuple[str, ...]
     level: float
     statistic: str = "contrast"
+    familywise: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.effect.shape
+
+    @property
+    def cell_level(self) -> float:
+        """The confidence level of each cell's own CI."""
+        return _cell_level(self.level, self.effect.size, self.familywise)
 
     def excludes_zero(self) -> np.ndarray:
         return (self.low > 0) | (self.high < 0)
@@ -87,6 +99,8 @@ class EffectMatrix:
             "high": self.high.tolist(),
             "scale": self.scale.tolist(),
             "level": float(self.level),
+            "familywise": self.familywise,
+            "cell_level": self.cell_level,
             "statistic": self.statistic,
         }
 
@@ -122,14 +136,17 @@ def _num_interventions(interventions) -> int:
     return sizes.pop()
 
 
-def _validate(generator: Generator, z: jax.Array, interventions) -> None:
-    """Run the checks of a batch of interventions abstractly (no FLOPs): its first entry, with every unit and channel of the batch."""
+def _prepare(generator: Generator, z: jax.Array, interventions) -> tuple:
+    """Bind a batch of interventions (names → checked indices) and run its first entry abstractly (shape errors, no FLOPs).
+
+    Returns the bound batch and its size.
+    """
+    check_intervention(interventions)
+    interventions = resolve(generator, interventions)
+    k = _num_interventions(interventions)
     first = jax.tree_util.tree_map(lambda leaf: leaf[0], interventions)
-    for field in ("unit", "channels"):
-        values = getattr(interventions, field, None)
-        if values is not None and not isinstance(values, jax.core.Tracer):
-            first = dataclasses.replace(first, **{field: np.unique(np.asarray(values))})
     jax.eval_shape(lambda g, z: intervene(g, z, first), generator, z)
+    return interventions, k
 
 
 # -- the batched core ----------------------------------------------------------------------------
@@ -176,9 +193,9 @@ def observe(generator: Generator, z: jax.Array, outcome: Outcome) -> jax.Array:
 
 def sweep(
     generator: Generator,
-    outcome: Outcome,
     z: jax.Array,
     interventions: Intervention,
+    outcome: Outcome,
     *,
     max_images: int = 2048,
 ) -> jax.Array:
@@ -190,9 +207,7 @@ def sweep(
     """
     generator.check_latent(z)
     check_outcome(generator, outcome, z.shape[0])
-    check_intervention(interventions)
-    k = _num_interventions(interventions)
-    _validate(generator, z, interventions)
+    interventions, k = _prepare(generator, z, interventions)
     return _map_interventions(generator, z, interventions, None, outcome, _keep, _chunk(k, z.shape[0], max_images))
 
 
@@ -202,34 +217,60 @@ def _chunk(k: int, n: int, max_images: int) -> int:
     return -(-k // chunks)
 
 
-def do_batch(units, values) -> Do:
-    """``Do`` interventions for every pair ``units[i]``, ``values[i]`` (equal-length 1-D arrays)."""
-    return Do(jnp.asarray(units, jnp.int32), jnp.asarray(values, jnp.float32))
+def do_batch(units, values, *, generator: Generator | None = None) -> Intervention:
+    """``do(units[i] = values[i])`` for every ``i``: a batch with leading axis ``K``.
+
+    Units are latent indices; with ``generator``, also latent names, or the
+    variable names of a structural generator (a batch of hard interventions on
+    variables, see :func:`~genstyle_causal.structural.do_variables`).
+    """
+    if generator is not None and variables_named(generator, list(units)) is not None:
+        return do_variables(generator, list(units), values)
+    idx = _unit_indices(generator, units) if generator is not None else units
+    return Do(jnp.asarray(idx, jnp.int32), jnp.asarray(values, jnp.float32))
 
 
 def grid_sweep(
     generator: Generator,
-    outcome: Outcome,
     z: jax.Array,
+    outcome: Outcome,
     *,
     units: Sequence[int | str],
     values,
     max_images: int = 2048,
 ) -> jax.Array:
-    """Outcomes ``(U, V, n, m)`` of ``do(z_u = v)`` for every unit × value on the same latents (one :func:`sweep`).
+    """Outcomes ``(U, V, n, m)`` of ``do(u = v)`` for every unit × value on the same latents (one :func:`sweep`).
 
     ``values`` is ``(V,)`` (shared) or ``(U, V)`` (per unit, e.g. each unit's own range).
+    Units are latent units, or variables of a structural generator.
     """
-    idx = _unit_indices(generator, units)
-    values = jnp.broadcast_to(jnp.asarray(values, jnp.float32), (len(idx), np.shape(values)[-1]))
+    units = list(units)
+    values = jnp.broadcast_to(jnp.asarray(values, jnp.float32), (len(units), np.shape(values)[-1]))
     u, v = values.shape
-    y = sweep(generator, outcome, z, do_batch(np.repeat(idx, v), values.reshape(-1)), max_images=max_images)
+    batch = do_batch([unit for unit in units for _ in range(v)], values.reshape(-1), generator=generator)
+    y = sweep(generator, z, batch, outcome, max_images=max_images)
     return y.reshape(u, v, *y.shape[1:])
 
 
 def _unit_indices(generator: Generator, units) -> np.ndarray:
     units = range(generator.latent_dim) if units is None else units
     return np.asarray([generator.unit_index(u) for u in units], np.int32)
+
+
+def unit_values(generator: Generator, z: jax.Array, units: Sequence[int | str]) -> jax.Array:
+    """The values ``(n, U)`` the units take for latents ``z``: latent columns, or the variables of a structural generator."""
+    units = list(units)
+    if variables_named(generator, units) is not None:
+        v = generator.run(z, stop=generator.scm.layer)
+        return v[:, np.asarray([generator.scm.index(u) for u in units])]
+    return z[:, _unit_indices(generator, units)]
+
+
+def _unit_names(generator: Generator, units) -> list[str]:
+    """Row names: variable names as given, latent units by their names."""
+    if units is None:
+        return list(generator.latent_names)
+    return [u if isinstance(u, str) and u in generator.variable_names else generator.latent_names[generator.unit_index(u)] for u in units]
 
 
 # -- bootstrap ---------------------------------------------------------------------------------------
@@ -241,15 +282,21 @@ def bootstrap_mean(samples: jax.Array, key: jax.Array, num_bootstrap: int = 1000
 
     The ``num_bootstrap`` resamples are drawn once as a count matrix ``(B, n)``
     shared by every column and batch entry, so the whole bootstrap is one
-    matrix product.
+    matrix product. Means are taken of deviations from the first sample and
+    that sample is added back last: constant samples then give exactly
+    ``low = estimate = high``, and since adding a fixed number is monotone in
+    floating point, rounding never puts the estimate outside its own interval.
     """
     n = samples.shape[-2]
     idx = jax.random.randint(key, (num_bootstrap, n), 0, n)
     counts = jnp.zeros((num_bootstrap, n), jnp.float32).at[jnp.arange(num_bootstrap)[:, None], idx].add(1.0)
-    means = jnp.sort(jnp.einsum("bn,...nm->...bm", counts, samples.astype(jnp.float32)) / n, axis=-2)
+    samples = samples.astype(jnp.float32)
+    anchor = samples[..., :1, :]
+    deviations = samples - anchor
+    means = jnp.sort(jnp.einsum("bn,...nm->...bm", counts, deviations) / n, axis=-2)
     alpha = 1.0 - level
-    low, high = (_sorted_quantile(means, q) for q in (alpha / 2, 1 - alpha / 2))
-    return Effect(samples.mean(axis=-2), low, high, level)
+    low, high = (anchor[..., 0, :] + _sorted_quantile(means, q) for q in (alpha / 2, 1 - alpha / 2))
+    return Effect(anchor[..., 0, :] + deviations.mean(axis=-2), low, high, level)
 
 
 def _sorted_quantile(sorted_values: jax.Array, q: float) -> jax.Array:
@@ -260,8 +307,10 @@ def _sorted_quantile(sorted_values: jax.Array, q: float) -> jax.Array:
     return (1.0 - frac) * sorted_values[..., i, :] + frac * sorted_values[..., i + 1, :]
 
 
-def _diffs(y, base, magnitude: bool):
-    d = y - base
+def _diffs(y, base, magnitude: bool, outcome=None):
+    """Paired differences; an outcome with a ``difference(y, base)`` method says how its columns differ (e.g. angles)."""
+    difference = getattr(outcome, "difference", None)
+    d = y - base if difference is None else difference(y, base)
     return jnp.abs(d) if magnitude else d
 
 
@@ -272,7 +321,7 @@ def _diffs(y, base, magnitude: bool):
 def _average_effect(generator, z, intervention, baseline, key, outcome, magnitude, num_bootstrap, level):
     y = outcome(intervene(generator, z, intervention))
     base = outcome(intervene(generator, z, baseline))
-    return bootstrap_mean(_diffs(y, base, magnitude), key, num_bootstrap, level)
+    return bootstrap_mean(_diffs(y, base, magnitude, outcome), key, num_bootstrap, level)
 
 
 def _base_latents(generator, key, n, z):
@@ -323,9 +372,10 @@ def outcome_columns(outcome, m: int, names: Sequence[str] | None) -> tuple[str, 
     return tuple(names)
 
 
-def _matrix(effect: Effect, scale, unit_names, outcome_names, level, statistic) -> EffectMatrix:
+def _matrix(effect: Effect, scale, unit_names, outcome_names, level, statistic, familywise=False) -> EffectMatrix:
     a = lambda x: np.asarray(x, np.float64)  # noqa: E731
-    return EffectMatrix(a(effect.estimate), a(effect.low), a(effect.high), a(scale), tuple(unit_names), outcome_names, level, statistic)
+    return EffectMatrix(a(effect.estimate), a(effect.low), a(effect.high), a(scale), tuple(unit_names), outcome_names,
+                        level, statistic, familywise)
 
 
 def _cell_level(level: float, cells: int, familywise: bool) -> float:
@@ -350,10 +400,12 @@ def effect_matrix(
     level: float = 0.95,
     max_images: int = 2048,
 ) -> EffectMatrix:
-    """Units × outcomes matrix of do-contrasts ``E[Y(do(z_u = high_u)) - Y(do(z_u = low_u))]`` with CIs.
+    """Units × outcomes matrix of do-contrasts ``E[Y(do(u = high_u)) - Y(do(u = low_u))]`` with CIs.
 
-    ``low``/``high`` default to the ``quantiles`` of each unit under the prior.
-    All ``2·len(units)`` interventions act on the same ``n`` base latents.
+    Units are latent units (default: all) or, on a structural generator,
+    variables (hard interventions). ``low``/``high`` default to the
+    ``quantiles`` of each unit under the prior. All ``2·len(units)``
+    interventions act on the same ``n`` base latents.
     ``statistic="magnitude"`` averages ``|difference|`` instead: it detects
     effects that are not monotone (e.g. a shadow that lengthens on both sides),
     at the price of being positive for any change, however small.
@@ -364,18 +416,21 @@ def effect_matrix(
         raise ConfigError(f"statistic must be 'contrast' or 'magnitude'; got {statistic!r}")
     k_z, k_boot = jax.random.split(key)
     z = generator.sample_latent(k_z, n)
-    idx = _unit_indices(generator, units)
-    lo = jnp.quantile(z[:, idx], quantiles[0], axis=0) if low is None else jnp.asarray(low, jnp.float32)
-    hi = jnp.quantile(z[:, idx], quantiles[1], axis=0) if high is None else jnp.asarray(high, jnp.float32)
-    if lo.shape != (len(idx),) or hi.shape != (len(idx),):
-        raise ShapeError(f"low and high need one value per unit ({len(idx)}); got shapes {lo.shape} and {hi.shape}")
-    y = sweep(generator, outcome, z, do_batch(np.concatenate([idx, idx]), jnp.concatenate([hi, lo])), max_images=max_images)
+    units = list(range(generator.latent_dim)) if units is None else list(units)
+    observed = unit_values(generator, z, units)
+    lo = jnp.quantile(observed, quantiles[0], axis=0) if low is None else jnp.asarray(low, jnp.float32)
+    hi = jnp.quantile(observed, quantiles[1], axis=0) if high is None else jnp.asarray(high, jnp.float32)
+    if lo.shape != (len(units),) or hi.shape != (len(units),):
+        raise ShapeError(f"low and high need one value per unit ({len(units)}); got shapes {lo.shape} and {hi.shape}")
+    batch = do_batch(units + units, jnp.concatenate([hi, lo]), generator=generator)
+    y = sweep(generator, z, batch, outcome, max_images=max_images)
     m = y.shape[-1]
-    cell = _cell_level(level, len(idx) * m, familywise)
-    effect = bootstrap_mean(_diffs(y[: len(idx)], y[len(idx):], statistic == "magnitude"), k_boot, num_bootstrap, cell)
+    cell = _cell_level(level, len(units) * m, familywise)
+    effect = bootstrap_mean(_diffs(y[: len(units)], y[len(units):], statistic == "magnitude", outcome), k_boot,
+                            num_bootstrap, cell)
     scale = observe(generator, z, outcome).std(axis=0)
     names = outcome_columns(outcome, m, outcome_names)
-    return _matrix(effect, scale, [generator.latent_names[i] for i in idx], names, level, statistic)
+    return _matrix(effect, scale, _unit_names(generator, units), names, level, statistic, familywise)
 
 
 def dose_response(
@@ -389,11 +444,11 @@ def dose_response(
     num_bootstrap: int = 1000,
     level: float = 0.95,
 ) -> Effect:
-    """``E[Y | do(z_unit = v)]`` for each value, shape ``(V, m)``, with CIs (one batched sweep)."""
+    """``E[Y | do(unit = v)]`` for each value, shape ``(V, m)``, with CIs (one batched sweep; a unit or a variable)."""
     k_z, k_boot = jax.random.split(key)
     z = generator.sample_latent(k_z, n)
     values = jnp.asarray(values, jnp.float32)
-    y = sweep(generator, outcome, z, do_batch(np.full(values.shape, generator.unit_index(unit)), values))
+    y = sweep(generator, z, do_batch([unit] * values.shape[0], values, generator=generator), outcome)
     return bootstrap_mean(y, k_boot, num_bootstrap, level)
 
 
@@ -408,20 +463,20 @@ def interventional_slope(
     num_bootstrap: int = 1000,
     level: float = 0.95,
 ) -> Effect:
-    """Least-squares slope of the dose–response ``v ↦ Y(do(z_unit = v))`` over the unit's prior, with CI, ``(m,)``.
+    """Least-squares slope of the dose–response ``v ↦ Y(do(unit = v))`` over the unit's prior, with CI, ``(m,)``.
 
-    Values are ``num_values`` evenly spaced quantiles of the unit's prior, so
-    the fit weighs them as the observational distribution does: this is the
-    estimand a correctly adjusted observational linear regression (e.g. DoWhy's
-    backdoor ``linear_regression``) targets, which makes the two comparable even
-    when the mechanism is nonlinear. Per-sample slopes are averaged, paired by
-    common random numbers.
+    ``unit`` is a latent unit or a variable of a structural generator (a hard
+    do on it). Values are ``num_values`` evenly spaced quantiles of the unit's
+    observational distribution, so the fit weighs them as that distribution
+    does: this is the estimand a correctly adjusted observational linear
+    regression (e.g. DoWhy's backdoor ``linear_regression``) targets, which
+    makes the two comparable even when the mechanism is nonlinear. Per-sample
+    slopes are averaged, paired by common random numbers.
     """
     k_z, k_boot = jax.random.split(key)
     z = generator.sample_latent(k_z, n)
-    u = generator.unit_index(unit)
-    values = jnp.quantile(z[:, u], jnp.linspace(0.0, 1.0, num_values, dtype=jnp.float32))
-    y = sweep(generator, outcome, z, do_batch(np.full((num_values,), u), values))  # (V, n, m)
+    values = jnp.quantile(unit_values(generator, z, [unit])[:, 0], jnp.linspace(0.0, 1.0, num_values, dtype=jnp.float32))
+    y = sweep(generator, z, do_batch([unit] * num_values, values, generator=generator), outcome)  # (V, n, m)
     v = values - values.mean()
     slopes = jnp.einsum("v,vnm->nm", v, y) / jnp.sum(v * v)
     return bootstrap_mean(slopes, k_boot, num_bootstrap, level)
@@ -438,16 +493,14 @@ def _abs_change_map(images, base):
     return jnp.abs(images - base).mean(axis=(0, -1))
 
 
-def influence_maps(generator: Generator, interventions: Intervention, z: jax.Array, *, max_images: int = 2048) -> jax.Array:
+def influence_maps(generator: Generator, z: jax.Array, interventions: Intervention, *, max_images: int = 2048) -> jax.Array:
     """Per-pixel influence ``E|image(intervention) - image|`` (mean over samples and colour channels), ``(K, H, W)``.
 
     Besserve et al. 2020 use these maps of hybridized channels to find modules.
     ``interventions`` is a batch with leading axis ``K``.
     """
     generator.check_latent(z)
-    check_intervention(interventions)
-    k = _num_interventions(interventions)
-    _validate(generator, z, interventions)
+    interventions, k = _prepare(generator, z, interventions)
     base = observe(generator, z, _images)
     return _map_interventions(generator, z, interventions, base, _images, _abs_change_map, _chunk(k, z.shape[0], max_images))
 
@@ -475,9 +528,9 @@ def hybridization_matrix(
     width = max(len(g) for g in groups)
     channels = np.asarray([list(g) + [g[0]] * (width - len(g)) for g in groups], np.int32)
     batch = Hybridize(layer, jnp.asarray(channels), jnp.broadcast_to(donor, (len(groups),) + donor.shape))
-    y = sweep(generator, outcome, z, batch)
+    y = sweep(generator, z, batch, outcome)
     base = observe(generator, z, outcome)
-    effect = bootstrap_mean(_diffs(y, base, True), k_boot, num_bootstrap, level)
+    effect = bootstrap_mean(_diffs(y, base, True, outcome), k_boot, num_bootstrap, level)
     names = group_names or [f"{layer}[{','.join(map(str, g))}]" for g in groups]
     return _matrix(effect, base.std(axis=0), names, outcome_columns(outcome, y.shape[-1], outcome_names), level, "magnitude")
 

@@ -12,7 +12,8 @@ from typing import Sequence
 import networkx as nx
 import numpy as np
 
-from ..errors import GraphError, ShapeError
+from ..errors import ShapeError
+from ..structural import check_acyclic
 from .effects import EffectMatrix
 
 
@@ -49,16 +50,6 @@ def effect_graph(
     return g
 
 
-def check_acyclic(graph: nx.DiGraph) -> nx.DiGraph:
-    """Return ``graph`` if it is a DAG; else raise :class:`GraphError` showing one cycle."""
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return graph
-    path = " → ".join([str(u) for u, _ in cycle] + [str(cycle[0][0])])
-    raise GraphError(f"the causal graph must be acyclic but has the cycle {path}")
-
-
 def structural_hamming_distance(graph: nx.DiGraph, reference: nx.DiGraph) -> int:
     """Node pairs whose edge differs (missing, extra or reversed, each counting 1; Tsamardinos et al. 2006)."""
     nodes = list(dict.fromkeys(list(reference.nodes) + list(graph.nodes)))
@@ -75,6 +66,12 @@ def edge_precision_recall(graph: nx.DiGraph, reference: nx.DiGraph) -> tuple[flo
     found, true = set(graph.edges), set(reference.edges)
     hits = len(found & true)
     return (hits / len(found) if found else 1.0), (hits / len(true) if true else 1.0)
+
+
+def compare_graphs(graph: nx.DiGraph, reference: nx.DiGraph) -> dict:
+    """``shd``, ``edge_precision`` and ``edge_recall`` of ``graph`` against ``reference``."""
+    precision, recall = edge_precision_recall(graph, reference)
+    return {"shd": structural_hamming_distance(graph, reference), "edge_precision": precision, "edge_recall": recall}
 
 
 def _layout(graph: nx.DiGraph) -> dict:

@@ -1,12 +1,16 @@
-"""Procedural datasets with known factors (and, for the pendulum, a known causal graph)."""
+"""Procedural datasets with known factors, their analytic readouts and, for scenes, their known causal graphs."""
 
-from .base import Factor, GroundTruthData, grid
+from .arrays import ArrayDataset, load_3dshapes, load_arrays, load_dsprites
+from .base import Factor, GroundTruthData, Readout, grid
+from .dots import Dots
 from .dsprites import DSprites
 from .images import SAMPLE_IMAGES, list_images, load_image, load_images, sample_image, sample_images
-from .pendulum import Pendulum, true_graph as pendulum_graph
+from .pendulum import Pendulum
+from .scene import Scene
+from .sprinkler import Sprinkler
 from .styleshapes import StyleShapes, foreground_mask
 
-DATASETS = {"dsprites": DSprites, "styleshapes": StyleShapes, "pendulum": Pendulum}
+DATASETS = {"dsprites": DSprites, "styleshapes": StyleShapes, "pendulum": Pendulum, "sprinkler": Sprinkler}
 
 
 def get_dataset(name: str, **kwargs) -> GroundTruthData:
@@ -19,7 +23,7 @@ def get_dataset(name: str, **kwargs) -> GroundTruthData:
 
 
 __all__ = [
-    "DATASETS", "DSprites", "Factor", "GroundTruthData", "Pendulum", "SAMPLE_IMAGES", "StyleShapes",
-    "foreground_mask", "get_dataset", "grid", "list_images", "load_image", "load_images",
-    "pendulum_graph", "sample_image", "sample_images",
+    "ArrayDataset", "DATASETS", "DSprites", "Dots", "Factor", "GroundTruthData", "Pendulum", "Readout",
+    "SAMPLE_IMAGES", "Scene", "Sprinkler", "StyleShapes", "foreground_mask", "get_dataset", "grid", "list_images",
+    "load_3dshapes", "load_arrays", "load_dsprites", "load_image", "load_images", "sample_image", "sample_images",
 ]

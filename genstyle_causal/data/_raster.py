@@ -48,3 +48,38 @@ def segment_coverage(x, y, p, q, width, px):
 def disc_coverage(x, y, cx, cy, radius, px):
     """Anti-aliased coverage of a disc."""
     return jnp.clip((radius - jnp.hypot(x - cx, y - cy)) / px + 0.5, 0.0, 1.0)
+
+
+def box_coverage(x, y, x0, x1, y0, y1, px):
+    """Anti-aliased coverage of the axis-aligned box ``[x0, x1] × [y0, y1]``."""
+    cx = jnp.clip(jnp.minimum(x - x0, x1 - x) / px + 0.5, 0.0, 1.0)
+    cy = jnp.clip(jnp.minimum(y - y0, y1 - y) / px + 0.5, 0.0, 1.0)
+    return cx * cy
+
+
+def paint(background, layers):
+    """An RGB image ``(H, W, 3)``: ``layers`` of ``(coverage (H, W), colour)`` composited in order over a flat background."""
+    cov0 = layers[0][0]
+    img = jnp.broadcast_to(jnp.asarray(background, jnp.float32), cov0.shape + (3,))
+    for cov, colour in layers:
+        img = img + cov[..., None] * (jnp.asarray(colour, jnp.float32) - img)
+    return img
+
+
+def weighted_centroid(w, x, y):
+    """Centroid ``(x, y)`` of the weights ``w`` over coordinates ``x``, ``y``."""
+    total = jnp.maximum(w.sum(), 1e-6)
+    return (w * x).sum() / total, (w * y).sum() / total
+
+
+def mask_moments(mask):
+    """Area fraction and centroid (x, y in [0, 1], y downwards) of masks ``(n, H, W)``."""
+    n, h, w = mask.shape
+    mask = mask.astype(jnp.float32)
+    area = mask.sum(axis=(1, 2))
+    ys = (jnp.arange(h, dtype=jnp.float32) + 0.5) / h
+    xs = (jnp.arange(w, dtype=jnp.float32) + 0.5) / w
+    total = jnp.maximum(area, 1.0)
+    cx = (mask.sum(axis=1) * xs).sum(axis=1) / total
+    cy = (mask.sum(axis=2) * ys).sum(axis=1) / total
+    return area / (h * w), cx, cy

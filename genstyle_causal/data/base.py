@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,7 @@ from ..errors import FactorError, ShapeError
 from ..generator import Generator, Stage
 
 Role = Literal["content", "style", "cause", "effect"]
+Kind = Literal["ordinal", "categorical", "circular"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,13 +30,22 @@ class Factor:
     """One factor of variation.
 
     ``values`` is the grid of a discrete factor; a continuous factor lists only
-    ``(low, high)`` and sets ``continuous=True``.
+    ``(low, high)`` and sets ``continuous=True``. ``kind`` says how a value is
+    compared: ``"ordinal"`` by difference, ``"categorical"`` only by class
+    (e.g. dsprites shape), ``"circular"`` by angle modulo the object's rotational
+    symmetry; ``symmetry = (factor, orders)`` names the categorical factor whose
+    class sets that symmetry order (dsprites orientation: ``("shape", (4, 2, 1))``
+    for square, ellipse, heart), so readouts and effects can compare angles honestly.
+    ``labels`` names the classes of a categorical factor.
     """
 
     name: str
     values: tuple[float, ...]
     role: Role = "content"
     continuous: bool = False
+    kind: Kind = "ordinal"
+    symmetry: tuple[str, tuple[int, ...]] | None = None
+    labels: tuple[str, ...] = ()
 
     @property
     def size(self) -> int | None:
@@ -57,8 +67,39 @@ def grid(name: str, low: float, high: float, size: int, role: Role = "content") 
 
 
 @dataclasses.dataclass(frozen=True)
+class Readout:
+    """An analytic outcome: images ``(n, H, W, C)`` → named measurements ``(n, m)``, no learning.
+
+    ``groups`` names groups of columns (e.g. style/content); ``truth`` maps
+    factor values ``(n, k)`` to what a perfect readout would measure
+    ``(n, m)``, when the readout measures known functions of the factors —
+    this is what lets an audit measure the readout's own error. ``diff(y, base)``
+    is the paired per-sample difference of two readings when plain ``y - base``
+    is wrong (e.g. angles modulo a symmetry).
+    """
+
+    fn: Callable
+    names: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    truth: Callable | None = None
+    diff: Callable | None = None
+
+    def __call__(self, images):
+        return self.fn(images)
+
+    def difference(self, y, base):
+        return y - base if self.diff is None else self.diff(y, base)
+
+
+@dataclasses.dataclass(frozen=True)
 class GroundTruthData:
-    """Base class: subclasses define ``factors``, ``image_shape`` and ``render_one``."""
+    """Base class: subclasses define ``factors``, ``image_shape`` and either ``render_one`` (a procedural
+    renderer) or ``render_batch`` (e.g. a lookup of stored images, :class:`~.arrays.ArrayDataset`).
+
+    A dataset also owns what is known about it: :meth:`readout` (an analytic
+    outcome function, if there is one) and :meth:`graph` (the true causal graph
+    over its factors, if they are causally linked). Both default to ``None``.
+    """
 
     # -- to be provided by subclasses ---------------------------------------------
     @property
@@ -70,8 +111,21 @@ class GroundTruthData:
         raise NotImplementedError
 
     def render_one(self, f: jax.Array) -> jax.Array:
-        """Render one image ``(H, W, C)`` in [0, 1] from one factor vector ``(k,)``."""
+        """Render one image ``(H, W, C)`` in [0, 1] from one factor vector ``(k,)`` (procedural datasets)."""
         raise NotImplementedError
+
+    def render_batch(self, factors: jax.Array) -> jax.Array:
+        """Images ``(n, H, W, C)`` for factor vectors ``(n, k)``: pure and jit-able, no checks (see :meth:`render`)."""
+        return _render_batch(self, factors)
+
+    # -- knowledge -------------------------------------------------------------------
+    def readout(self) -> Readout | None:
+        """The analytic readout of this dataset's images (``None``: none; train a probe instead)."""
+        return None
+
+    def graph(self):
+        """The true causal DAG over the factors (a ``networkx.DiGraph``), ``None`` when not causally linked."""
+        return None
 
     # -- names and sizes ---------------------------------------------------------
     @property
@@ -197,7 +251,7 @@ class GroundTruthData:
 
     def render(self, factors) -> jax.Array:
         """Images ``(n, H, W, C)`` float32 in [0, 1] for a batch of factor vectors."""
-        return _render_batch(self, self.check_factors(factors))
+        return self.render_batch(self.check_factors(factors))
 
     def sample(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
         """``(factors, images)`` for ``n`` random factor vectors."""
@@ -218,11 +272,12 @@ class GroundTruthData:
             prior=self.sample_factors,
             unit_groups={k: v for k, v in groups.items() if v},
             name=f"{self.name}-oracle",
+            dataset=self,
         )
 
     def _oracle_render(self, params, z):
         del params
-        return _render_batch(self, z)
+        return self.render_batch(z)
 
 
 @functools.partial(jax.jit, static_argnums=0)

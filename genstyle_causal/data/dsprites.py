@@ -15,9 +15,11 @@ import math
 import jax
 import jax.numpy as jnp
 
-from ._raster import local_coords, pixel_grid, shape_mask
-from .base import Factor, GroundTruthData, grid
+from ._raster import local_coords, mask_moments, pixel_grid, shape_mask
+from .base import Factor, GroundTruthData, Readout, grid
 
+#: Rotational symmetry order of each shape: a square repeats every π/2, an ellipse every π, a heart every 2π.
+SYMMETRY = (4, 2, 1)
 #: Half side of the square at scale 1, as a fraction of the image (≈ 20 px wide at 64 px).
 HALF_SIZE = 0.16
 
@@ -40,9 +42,9 @@ class DSprites(GroundTruthData):
     @property
     def factors(self) -> tuple[Factor, ...]:
         return (
-            Factor("shape", (0.0, 1.0, 2.0)),
+            Factor("shape", (0.0, 1.0, 2.0), kind="categorical", labels=("square", "ellipse", "heart")),
             grid("scale", 0.5, 1.0, 6),
-            grid("orientation", 0.0, 2 * math.pi, 40),
+            dataclasses.replace(grid("orientation", 0.0, 2 * math.pi, 40), kind="circular", symmetry=("shape", SYMMETRY)),
             grid("posX", 0.0, 1.0, 32),
             grid("posY", 0.0, 1.0, 32),
         )
@@ -55,3 +57,13 @@ class DSprites(GroundTruthData):
         x, y = pixel_grid(self.size)
         u, v = local_coords(x, y, sprite_centre(f[3]), sprite_centre(f[4]), HALF_SIZE * f[1], f[2])
         return shape_mask(f[0], u, v).astype(jnp.float32)[..., None]
+
+    def readout(self) -> Readout:
+        """``(size, x, y)``: the square root of the sprite's area fraction and its centroid (no learning)."""
+        return Readout(dsprites_readout, ("size", "x", "y"))
+
+
+def dsprites_readout(images: jax.Array) -> jax.Array:
+    """``(size, x, y)`` of dSprites images: square root of the sprite's area fraction and its centroid."""
+    area, cx, cy = mask_moments(images[..., 0] > 0.5)
+    return jnp.stack([jnp.sqrt(area), cx, cy], axis=1)

@@ -7,10 +7,12 @@ the rod tip at pivot + 9.5·(sin θ, −cos θ). Pivot and tip are projected alo
 direction onto the ground: ``x_s = x − (y + 0.5) / tan φ``; shadow position is the mean
 of the two projections, shadow length ``max(3, |difference|)``.
 
-The true DAG (:func:`true_graph`) is pendulum_angle → shadow_position,
-pendulum_angle → shadow_length, light_angle → shadow_position,
-light_angle → shadow_length. Each element has its own colour and region, so
-:meth:`Pendulum.measure` reads all four variables back from an image analytically.
+The scene is a :class:`~genstyle_causal.data.scene.Scene`: its SCM gives the
+true DAG (pendulum_angle → shadow_position, pendulum_angle → shadow_length,
+light_angle → shadow_position, light_angle → shadow_length; a depth-1 graph,
+so direct and total effects coincide). Each element has its own colour and
+region, so :meth:`Pendulum.measure` reads all four variables back from an
+image analytically.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ import math
 
 import jax
 import jax.numpy as jnp
-import networkx as nx
 import numpy as np
 
-from ..generator import Generator, Stage
-from ._raster import disc_coverage, segment_coverage
-from .base import Factor, GroundTruthData
+from ..structural import SCM, Choice, Normal, Variable
+from ._raster import box_coverage, disc_coverage, paint, segment_coverage, weighted_centroid
+from .scene import Scene
 
 PIVOT = (10.0, 10.5)
 BOB_DISTANCE, BOB_RADIUS, ROD_LENGTH = 8.0, 1.5, 9.5
@@ -50,14 +51,6 @@ def shadow(theta, phi):
     return (a + b) / 2, jnp.maximum(MIN_SHADOW, jnp.abs(a - b))
 
 
-def true_graph() -> nx.DiGraph:
-    """The scene's causal DAG over its four variables."""
-    g = nx.DiGraph()
-    g.add_nodes_from(CAUSES + EFFECTS)
-    g.add_edges_from((c, e) for c in CAUSES for e in EFFECTS)
-    return g
-
-
 def _effect_ranges():
     th, ph = np.meshgrid(np.arange(-40, 44) * math.pi / 200, np.arange(60, 148) * math.pi / 200)
     pos, length = (np.asarray(a) for a in shadow(th, ph))
@@ -67,9 +60,17 @@ def _effect_ranges():
 _POSITION_RANGE, _LENGTH_RANGE = _effect_ranges()
 
 
+def _shadow_position(parents):
+    return shadow(parents["pendulum_angle"], parents["light_angle"])[0]
+
+
+def _shadow_length(parents):
+    return shadow(parents["pendulum_angle"], parents["light_angle"])[1]
+
+
 @dataclasses.dataclass(frozen=True)
-class Pendulum(GroundTruthData):
-    """RGB pendulum scene; ``noise_std`` adds exogenous noise to both effects when sampling."""
+class Pendulum(Scene):
+    """RGB pendulum scene; ``noise_std`` adds exogenous noise to both effects."""
 
     size: int = 64
     noise_std: float = 0.0
@@ -79,13 +80,17 @@ class Pendulum(GroundTruthData):
         return "pendulum"
 
     @property
-    def factors(self) -> tuple[Factor, ...]:
-        return (
-            Factor("pendulum_angle", tuple(i * math.pi / 200 for i in range(-40, 44)), "cause"),
-            Factor("light_angle", tuple(j * math.pi / 200 for j in range(60, 148)), "cause"),
-            Factor("shadow_position", self._widened(_POSITION_RANGE), "effect", continuous=True),
-            Factor("shadow_length", self._widened(_LENGTH_RANGE), "effect", continuous=True),
-        )
+    def scm(self) -> SCM:
+        """Causes: the two angles (grids); effects: the shadow's position and length, plus ``Normal(noise_std)``."""
+        noise = Normal(self.noise_std)
+        return SCM((
+            Variable("pendulum_angle", -40 * math.pi / 200, 43 * math.pi / 200,
+                     noise=Choice(tuple(i * math.pi / 200 for i in range(-40, 44)))),
+            Variable("light_angle", 60 * math.pi / 200, 147 * math.pi / 200,
+                     noise=Choice(tuple(j * math.pi / 200 for j in range(60, 148)))),
+            Variable("shadow_position", *self._widened(_POSITION_RANGE), parents=CAUSES, mechanism=_shadow_position, noise=noise),
+            Variable("shadow_length", *self._widened(_LENGTH_RANGE), parents=CAUSES, mechanism=_shadow_length, noise=noise),
+        ))
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -94,52 +99,6 @@ class Pendulum(GroundTruthData):
     def _widened(self, span: tuple[float, float]) -> tuple[float, float]:
         """An effect's range plus 6 noise standard deviations each side (exceeded with probability ~1e-9)."""
         return (span[0] - 6 * self.noise_std, span[1] + 6 * self.noise_std)
-
-    def graph(self) -> nx.DiGraph:
-        return true_graph()
-
-    # -- the structural causal model ---------------------------------------------
-    def mechanism(self, exogenous: jax.Array) -> jax.Array:
-        """Variables ``(n, 4)`` from exogenous inputs ``(θ, φ, ε_position, ε_length)``."""
-        theta, phi = exogenous[:, 0], exogenous[:, 1]
-        pos, length = shadow(theta, phi)
-        return jnp.stack([theta, phi, pos + exogenous[:, 2], length + exogenous[:, 3]], axis=1)
-
-    def sample_exogenous(self, key: jax.Array, n: int) -> jax.Array:
-        k_causes, k_noise = jax.random.split(key)
-        causes = super().sample_factors(k_causes, n)[:, :2]
-        noise = self.noise_std * jax.random.normal(k_noise, (n, 2))
-        return jnp.concatenate([causes, noise], axis=1)
-
-    def sample_factors(self, key: jax.Array, n: int) -> jax.Array:
-        return self.mechanism(self.sample_exogenous(key, n))
-
-    def with_factor(self, factors: jax.Array, factor, value) -> jax.Array:
-        """do(factor = value): setting a cause recomputes the effects (keeping their noise)."""
-        i = self.factor_index(factor)
-        if i >= 2:
-            return factors.at[:, i].set(value)
-        noise = factors[:, 2:] - self.mechanism(jnp.pad(factors[:, :2], ((0, 0), (0, 2))))[:, 2:]
-        causes = factors[:, :2].at[:, i].set(value)
-        return self.mechanism(jnp.concatenate([causes, noise], axis=1))
-
-    def oracle(self) -> Generator:
-        """The scene as a generator: latent = exogenous inputs, stage ``variables`` = the SCM.
-
-        Intervening on latent unit ``pendulum_angle`` is do(θ): the shadow follows.
-        The ``*_noise`` units shift one effect alone.
-        """
-        return Generator(
-            [Stage("variables", self._mechanism_stage), Stage("image", self._oracle_render)],
-            latent_names=CAUSES + tuple(f"{e}_noise" for e in EFFECTS),
-            prior=self.sample_exogenous,
-            unit_groups={"cause": (0, 1), "effect": (2, 3)},
-            name="pendulum-oracle",
-        )
-
-    def _mechanism_stage(self, params, u):
-        del params
-        return self.mechanism(u)
 
     # -- rendering and measurement -------------------------------------------------
     def _world_grid(self):
@@ -158,12 +117,9 @@ class Pendulum(GroundTruthData):
             (segment_coverage(x, y, PIVOT, bob, 0.45, px), ROD),
             (disc_coverage(x, y, *bob, BOB_RADIUS, px), BOB),
             (disc_coverage(x, y, *light, LIGHT_RADIUS, px), LIGHT),
-            (_box_coverage(x, y, pos - length / 2, pos + length / 2, GROUND_Y - 0.5, GROUND_Y + 0.5, px), SHADOW),
+            (box_coverage(x, y, pos - length / 2, pos + length / 2, GROUND_Y - 0.5, GROUND_Y + 0.5, px), SHADOW),
         ]
-        img = jnp.broadcast_to(jnp.asarray(BACKGROUND, jnp.float32), x.shape + (3,))
-        for cov, colour in layers:
-            img = img + cov[..., None] * (jnp.asarray(colour, jnp.float32) - img)
-        return img
+        return paint(BACKGROUND, layers)
 
     def measure(self, images: jax.Array) -> jax.Array:
         """Read ``(θ, φ, shadow_position, shadow_length)`` back from images ``(n, H, W, 3)``.
@@ -180,22 +136,12 @@ class Pendulum(GroundTruthData):
             bob_w = jnp.where(below_pivot & ~band, jnp.clip(img[..., 0] - img[..., 1], 0) / (BOB[0] - BOB[1]), 0)
             light_w = jnp.where(above_pivot, jnp.clip(BACKGROUND[2] - img[..., 2], 0) / (BACKGROUND[2] - LIGHT[2]), 0)
             shadow_w = jnp.where(band, jnp.clip(BACKGROUND[1] - img[..., 1], 0) / (BACKGROUND[1] - SHADOW[1]), 0)
-            bx, by = _centroid(bob_w, x, y)
-            lx, ly = _centroid(light_w, x, y)
-            sx, _ = _centroid(shadow_w, x, y)
+            bx, by = weighted_centroid(bob_w, x, y)
+            lx, ly = weighted_centroid(light_w, x, y)
+            sx, _ = weighted_centroid(shadow_w, x, y)
             theta = jnp.arctan2(bx - PIVOT[0], PIVOT[1] - by)
             phi = jnp.arctan2(ly - PIVOT[1], lx - PIVOT[0])
             return jnp.stack([theta, phi, sx, shadow_w.sum() * px * px])  # area / band height (1 unit)
 
         return jax.vmap(one)(images)
 
-
-def _centroid(w, x, y):
-    total = jnp.maximum(w.sum(), 1e-6)
-    return (w * x).sum() / total, (w * y).sum() / total
-
-
-def _box_coverage(x, y, x0, x1, y0, y1, px):
-    cx = jnp.clip(jnp.minimum(x - x0, x1 - x) / px + 0.5, 0.0, 1.0)
-    cy = jnp.clip(jnp.minimum(y - y0, y1 - y) / px + 0.5, 0.0, 1.0)
-    return cx * cy

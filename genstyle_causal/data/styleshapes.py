@@ -19,8 +19,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from ._raster import local_coords, pixel_grid, shape_mask
-from .base import Factor, GroundTruthData, grid
+from ._raster import local_coords, mask_moments, pixel_grid, shape_mask
+from .base import Factor, GroundTruthData, Readout, grid
 from .dsprites import HALF_SIZE, sprite_centre
 
 SATURATION = 0.85
@@ -108,3 +108,32 @@ class StyleShapes(GroundTruthData):
         colour = value[..., None] * hsv_to_rgb(f[4] % 1.0, SATURATION, 1.0)  # RGB scales linearly with V
         background = jnp.full(mask.shape + (3,), f[7], jnp.float32)
         return jnp.where(mask[..., None], colour, background).astype(jnp.float32)
+
+    def readout(self) -> Readout:
+        """Content readouts (area, centroid) that style never moves, style readouts (hue direction, background) that content never moves."""
+        return Readout(
+            styleshapes_readout,
+            ("area", "x", "y", "hue_cos", "hue_sin", "background"),
+            (("content", (0, 1, 2)), ("style", (3, 4, 5))),
+        )
+
+
+def styleshapes_readout(images: jax.Array) -> jax.Array:
+    """``(area, x, y, hue_cos, hue_sin, background)`` of styleshapes images.
+
+    The silhouette (:func:`foreground_mask`) depends on content only. Every
+    foreground pixel is ``value × colour(hue)``, so the direction of the mean
+    foreground colour in the opponent plane ``(R - (G+B)/2, √3/2 (G - B))``
+    depends on hue only, whatever the stroke and texture; the background grey
+    is the mean of the other pixels.
+    """
+    mask = foreground_mask(images)
+    area, cx, cy = mask_moments(mask)
+    fg = mask[..., None].astype(jnp.float32)
+    mean_fg = (images * fg).sum(axis=(1, 2)) / jnp.maximum(fg.sum(axis=(1, 2)), 1.0)
+    a = mean_fg[:, 0] - 0.5 * (mean_fg[:, 1] + mean_fg[:, 2])
+    b = (jnp.sqrt(jnp.float32(3.0)) / 2) * (mean_fg[:, 1] - mean_fg[:, 2])
+    norm = jnp.maximum(jnp.hypot(a, b), 1e-6)
+    bg = 1.0 - fg
+    background = (images.mean(axis=-1, keepdims=True) * bg).sum(axis=(1, 2, 3)) / jnp.maximum(bg.sum(axis=(1, 2, 3)), 1.0)
+    return jnp.stack([area, cx, cy, a / norm, b / norm, background], axis=1)

@@ -245,16 +245,17 @@ def seed(key: jax.Array) -> int:
 
 # -- information theory -----------------------------------------------------------
 def histogram_discretize(codes: np.ndarray, num_bins: int) -> np.ndarray:
-    """Bin every code unit into ``num_bins`` equal-width bins between its min and max.
+    """Bin every column into ``num_bins`` equal-width bins between its min and max, labels ``0 … num_bins − 1``.
 
-    Same bins as ``np.digitize(x, np.histogram(x, num_bins)[1][:-1]) - 1``
-    (disentanglement_lib's ``_histogram_discretize``), for all units at once.
+    Exactly disentanglement_lib's ``_histogram_discretize``: ``np.digitize(x,
+    np.histogram(x, num_bins)[1][:-1])`` per column (shifted to start at 0), with
+    numpy's own bin edges — so values lying on an edge fall in the same bin, and a
+    constant column gets numpy's ±0.5 widened range.
     """
-    lo, hi = codes.min(axis=0), codes.max(axis=0)
-    flat = lo == hi  # np.histogram widens a degenerate range by ±0.5
-    lo, hi = np.where(flat, lo - 0.5, lo), np.where(flat, hi + 0.5, hi)
-    edges = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, num_bins + 1)[None, :-1]
-    return (codes[:, :, None] >= edges[None]).sum(axis=2).astype(np.int64) - 1
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
+        raise ConfigError(f"num_bins must be a positive integer; got {num_bins!r}")
+    edges = [np.histogram_bin_edges(col, bins=num_bins)[:-1] for col in codes.T]
+    return np.stack([np.digitize(col, e) for col, e in zip(codes.T, edges)], axis=1).astype(np.int64) - 1
 
 
 def mutual_information(a: np.ndarray, b: np.ndarray) -> np.ndarray:

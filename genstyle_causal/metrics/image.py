@@ -67,8 +67,8 @@ def pooled_features(images, *, extractor=None, layer: str | None = None, batch_s
     """Spatially averaged features ``(n, c)`` of one extractor layer (default: the last one it returns).
 
     ``extractor`` defaults to :func:`genstyle_causal.models.style.default_extractor`
-    (offline random multi-scale features; the last layer it returns is its content
-    layer); grey images are repeated to 3 channels.
+    (offline; its docstring says which features it computes; the last layer it
+    returns is its content layer); grey images are repeated to 3 channels.
     """
     extractor = _default_extractor(extractor)
     images = _rgb(images)

@@ -57,7 +57,8 @@ def modularity_explicitness(
     ``1 - Σ_{k≠argmax} m_ik² / (θ_i² (K - 1))`` (0 for a unit with no information),
     averaged over units; MI as in :func:`mig` (20 bins). Explicitness: one-vs-rest
     ROC-AUC of a logistic regression (scikit-learn defaults) predicting each factor
-    from the whole code, averaged over classes and factors. Defaults follow
+    from the whole code, averaged over classes and factors; as in disentanglement_lib
+    the codes are first z-scored with the training mean and std. Defaults follow
     disentanglement_lib: 10,000 train / 5,000 test samples.
     """
     (c_train, y_train), (c_test, y_test), names = labelled_train_test(
@@ -79,11 +80,19 @@ def _modularity(mi) -> float:
 
 
 def _explicitness(codes_train, labels_train, codes_test, labels_test) -> dict:
-    """Mean one-vs-rest ROC-AUC of a logistic regression per factor, on train and test."""
+    """Mean one-vs-rest ROC-AUC of a logistic regression per factor, on train and test.
+
+    Both code sets are z-scored with the train mean and (ddof 0) std, as disentanglement_lib's
+    ``normalize_data``: the regression's L2 penalty then treats every unit alike. A
+    constant training unit (std 0, where disentanglement_lib would divide by zero) is only centred.
+    """
     from sklearn.linear_model import LogisticRegression
 
     x_train, y_train = check_labelled(codes_train, labels_train)
     x_test, y_test = check_labelled(codes_test, labels_test, name="test codes")
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     train, test = [], []
     for j in range(y_train.shape[1]):
         model = LogisticRegression().fit(x_train, y_train[:, j])

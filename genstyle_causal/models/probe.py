@@ -1,20 +1,23 @@
 """The factor probe: a small CNN that reads a dataset's true factors back from an image.
 
 The causal audit measures "effect on the image"; the probe turns that into
-"effect on a named factor". One shared conv trunk feeds one head per factor:
+"effect on a named factor". One shared conv trunk feeds one head per factor,
+chosen by the factor's ``kind`` (:class:`~genstyle_causal.data.base.Factor`):
 
-* discrete factor: softmax over its grid (cross-entropy); ``predict`` returns the
+* ordinal grid factor: softmax over its grid (cross-entropy); ``predict`` returns the
   expected grid value under the softmax, ``predict_classes`` the arg-max index.
+* categorical factor (dsprites shape): softmax as above, but ``predict`` returns the
+  arg-max class value (an average of class codes means nothing) and the causal
+  outcome reports one probability per class, so an effect is a class-probability
+  contrast.
 * continuous factor: regression of the value rescaled to [-1, 1] (squared error).
-* circular factor (a grid spanning exactly [0, 2π], i.e. dsprites orientation):
-  regression of ``(cos mθ, sin mθ)`` where ``m`` is the rotational symmetry order of
-  the object in the image. A square rotated by π/2 is the same image, so no probe
-  can tell θ from θ + π/2; the probe therefore reports the *canonical* orientation
-  ``θ mod 2π/m`` in ``[0, 2π/m)``: ``m = 4`` for squares, 2 for ellipses, 1 for
-  hearts (:data:`ROTATION_ORDERS`, picked by the predicted shape). Angles within a
-  symmetry class give the same answer, so an intervention that rotates a sprite by
-  Δ moves the probe's orientation by Δ (mod 2π/m), and one that does not rotate it
-  moves it by 0.
+* circular factor (dsprites orientation): regression of ``(cos mθ, sin mθ)`` where
+  ``m`` is the rotational symmetry order of the object in the image (the factor's
+  ``symmetry``, picked by the predicted class of e.g. the shape). A square rotated by
+  π/2 is the same image, so no probe can tell θ from θ + π/2; the probe reports the
+  *canonical* orientation ``θ mod 2π/m``. Its paired :meth:`Probe.difference` is the
+  angular difference modulo the symmetry both images share (period ``2π/lcm(m, m')``),
+  so changing the shape alone never reads as a rotation.
 
 Trained with :func:`genstyle_causal.train.fit` on batches rendered on device.
 """
@@ -41,11 +44,7 @@ from ..io import atomic_path
 from ..train import TrainConfig, TrainState, apply_optimizer, fit
 from .layers import Down
 
-#: Rotational symmetry order per shape class for the circular factor of each dataset:
-#: dsprites shapes 0 square (4-fold), 1 ellipse (2-fold), 2 heart (none).
-ROTATION_ORDERS = {"dsprites": ("orientation", "shape", (4, 2, 1))}
-
-Kind = Literal["discrete", "continuous", "circular"]
+Kind = Literal["discrete", "categorical", "continuous", "circular"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +57,12 @@ class Head:
     #: circular only: index of the factor whose class selects the symmetry order, and the orders.
     order_factor: int | None = None
     orders: tuple[int, ...] = (1,)
+    #: categorical only: class names.
+    labels: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
-        return {"discrete": len(self.values), "continuous": 1, "circular": 2}[self.kind]
+        return 2 if self.kind == "circular" else 1 if self.kind == "continuous" else len(self.values)
 
     @property
     def low(self) -> float:
@@ -71,19 +72,27 @@ class Head:
     def high(self) -> float:
         return max(self.values)
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of this head's outcome columns: one per class for a categorical factor, else its name."""
+        if self.kind != "categorical":
+            return (self.name,)
+        return tuple(f"{self.name}:{self.labels[c] if c < len(self.labels) else f'{v:g}'}"
+                     for c, v in enumerate(self.values))
+
 
 def heads_for(data: GroundTruthData) -> tuple[Head, ...]:
-    """The probe heads of a dataset: one per factor, in factor order."""
-    circular = ROTATION_ORDERS.get(data.name)
+    """The probe heads of a dataset: one per factor, in factor order, by each factor's ``kind``."""
     heads = []
     for f in data.factors:
         if f.continuous:
             heads.append(Head(f.name, "continuous", (f.low, f.high)))
-        elif f.low == 0.0 and math.isclose(f.high, 2 * math.pi, rel_tol=1e-6):
-            order_factor, orders = None, (1,)
-            if circular is not None and circular[0] == f.name:
-                order_factor, orders = data.factor_index(circular[1]), circular[2]
+        elif f.kind == "circular":
+            order_factor, orders = (None, (1,)) if f.symmetry is None else (data.factor_index(f.symmetry[0]),
+                                                                            tuple(f.symmetry[1]))
             heads.append(Head(f.name, "circular", f.values, order_factor, orders))
+        elif f.kind == "categorical":
+            heads.append(Head(f.name, "categorical", f.values, labels=f.labels))
         else:
             heads.append(Head(f.name, "discrete", f.values))
     return tuple(heads)
@@ -168,14 +177,14 @@ def _unscale(h: Head, y):
 
 
 def probe_loss(heads, out: jax.Array, factors: jax.Array) -> tuple[jax.Array, dict]:
-    """Sum over heads of cross-entropy (discrete) and squared error (continuous, circular).
+    """Sum over heads of cross-entropy (grid factors) and squared error (continuous, circular).
 
     Returns the total and one loss per factor (``loss_<name>``).
     """
     classes = _classes_of(heads, factors)
     parts = {}
     for i, (h, o) in enumerate(zip(heads, _split_outputs(heads, out))):
-        if h.kind == "discrete":
+        if h.kind in GRID_KINDS:
             loss = optax.softmax_cross_entropy_with_integer_labels(o, classes[:, i]).mean()
         elif h.kind == "continuous":
             loss = jnp.mean((o[:, 0] - _scale(h, factors[:, i])) ** 2)
@@ -187,16 +196,24 @@ def probe_loss(heads, out: jax.Array, factors: jax.Array) -> tuple[jax.Array, di
     return sum(parts.values()), parts
 
 
-def decode(heads, out: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Network outputs -> (factor estimates float32, grid classes int32; -1 for continuous)."""
+GRID_KINDS = ("discrete", "categorical")
+
+
+def decode(heads, out: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Network outputs -> (factor estimates float32, grid classes int32 (-1 for continuous), outcome columns).
+
+    The outcome columns are what the causal audit measures: the estimate of each
+    factor, except a categorical factor, which gives one probability per class.
+    """
     outs = _split_outputs(heads, out)
-    classes = [jnp.argmax(o, axis=1).astype(jnp.int32) if h.kind == "discrete" else None for h, o in zip(heads, outs)]
+    classes = [jnp.argmax(o, axis=1).astype(jnp.int32) if h.kind in GRID_KINDS else None for h, o in zip(heads, outs)]
     filled = jnp.stack([c if c is not None else jnp.zeros(out.shape[:1], jnp.int32) for c in classes], axis=1)
-    values, cls = [], []
+    values, cls, columns = [], [], []
     for h, o, c in zip(heads, outs, classes):
         grid = jnp.asarray(h.values, jnp.float32)
-        if h.kind == "discrete":
-            values.append(jax.nn.softmax(o, axis=1) @ grid)
+        if h.kind in GRID_KINDS:
+            p = jax.nn.softmax(o, axis=1)
+            values.append(grid[c] if h.kind == "categorical" else p @ grid)
             cls.append(c)
         elif h.kind == "continuous":
             values.append(_unscale(h, o[:, 0]))
@@ -207,12 +224,49 @@ def decode(heads, out: jax.Array) -> tuple[jax.Array, jax.Array]:
             angle = jnp.mod(jnp.arctan2(o[:, 1], o[:, 0]) / m, period)
             values.append(angle)
             cls.append(jnp.argmin(jnp.abs(angle[:, None] - grid[None]), axis=1).astype(jnp.int32))
-    return jnp.stack(values, axis=1).astype(jnp.float32), jnp.stack(cls, axis=1)
+        columns.append(p if h.kind == "categorical" else values[-1][:, None])
+    return (jnp.stack(values, axis=1).astype(jnp.float32), jnp.stack(cls, axis=1),
+            jnp.concatenate(columns, axis=1).astype(jnp.float32))
+
+
+def _column_offsets(heads) -> list[int]:
+    return np.cumsum([0] + [len(h.columns) for h in heads]).tolist()
+
+
+def column_difference(heads, y: jax.Array, base: jax.Array) -> jax.Array:
+    """Paired difference ``y - base`` of outcome columns ``(..., m)``; circular columns give the angle turned.
+
+    A circular column differs by the absolute angle between the two readings
+    modulo the symmetry they share: period ``2π / lcm(m_y, m_base)`` with ``m``
+    the symmetry order of the class each row reads (a square read at θ mod π/2
+    and a heart read at θ differ by a multiple of π/2, which is no rotation of
+    the square). It is a magnitude: rotations one way for squares and the other
+    way for hearts must not cancel.
+    """
+    d = y - base
+    offsets = _column_offsets(heads)
+    for i, h in enumerate(heads):
+        if h.kind == "circular":
+            common = jnp.lcm(_read_order(heads, offsets, h, y), _read_order(heads, offsets, h, base))
+            period = 2 * jnp.pi / common.astype(d.dtype)
+            d = d.at[..., offsets[i]].set(jnp.abs(jnp.mod(d[..., offsets[i]] + period / 2, period) - period / 2))
+    return d
+
+
+def _read_order(heads, offsets, head: Head, columns: jax.Array) -> jax.Array:
+    """Symmetry order (int32) of ``head`` for each row of outcome columns, from the class its order factor reads."""
+    if head.order_factor is None:
+        return jnp.ones(columns.shape[:-1], jnp.int32)
+    g, a = heads[head.order_factor], offsets[head.order_factor]
+    block = columns[..., a:a + len(g.columns)]
+    grid = jnp.asarray(g.values, jnp.float32)
+    cls = jnp.argmax(block, axis=-1) if g.kind == "categorical" else jnp.argmin(jnp.abs(block - grid), axis=-1)
+    return jnp.asarray(head.orders, jnp.int32)[cls]
 
 
 @jax.tree_util.register_pytree_node_class
 class Probe:
-    """A trained probe: ``predict``/``predict_classes``/``outcome`` on images ``(n, H, W, C)``.
+    """A trained probe: ``predict``/``predict_classes``/``read`` on images ``(n, H, W, C)``.
 
     A pytree (params are its leaves), so it can be passed into ``jit``; ``outcome``
     is pure and jit-able.
@@ -234,6 +288,17 @@ class Probe:
     def factor_names(self) -> tuple[str, ...]:
         return tuple(h.name for h in self.heads)
 
+    @property
+    def outcome_names(self) -> tuple[str, ...]:
+        """Names of the :attr:`outcome` columns (``shape:square``, ``scale``, …)."""
+        return tuple(c for h in self.heads for c in h.columns)
+
+    @property
+    def outcome_groups(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Each factor's outcome columns: ``((factor, (column, ...)), ...)``."""
+        offsets = _column_offsets(self.heads)
+        return tuple((h.name, tuple(range(a, b))) for h, a, b in zip(self.heads, offsets[:-1], offsets[1:]))
+
     def _check(self, images) -> None:
         shape = getattr(images, "shape", None)
         if shape is None or len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
@@ -244,6 +309,15 @@ class Probe:
         self._check(images)
         return _decode(self, images)[0]
 
+    def read(self, images: jax.Array) -> jax.Array:
+        """Outcome columns ``(n, len(outcome_names))`` float32: factor estimates, class probabilities for categorical factors."""
+        self._check(images)
+        return _decode(self, images)[2]
+
+    def difference(self, y: jax.Array, base: jax.Array) -> jax.Array:
+        """Paired per-sample difference of two :meth:`read` outputs (circular columns wrapped, see :func:`column_difference`)."""
+        return column_difference(self.heads, y, base)
+
     def predict_classes(self, images: jax.Array) -> jax.Array:
         """Grid indices ``(n, k)`` int32 (arg-max; nearest grid angle for circular; -1 for continuous)."""
         self._check(images)
@@ -251,8 +325,9 @@ class Probe:
 
     @property
     def outcome(self):
-        """The outcome function ``images -> (n, k)`` float32 for the causal module (pure, jit-able)."""
-        return self.predict
+        """The outcome function for the causal module (pure, jit-able): :meth:`read`, with
+        :attr:`outcome_names`, :attr:`outcome_groups` and the paired :meth:`difference`."""
+        return self.read
 
     # -- files ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -368,6 +443,10 @@ class FactorBatches:
         return self.data.sample(key, self.batch_size)
 
 
+#: Optimiser steps fused into one jitted call (``lax.scan``): fewer dispatches, same trajectory shape.
+_STEPS_PER_CALL = 50
+
+
 def train_probe(
     data: GroundTruthData,
     *,
@@ -385,11 +464,11 @@ def train_probe(
     """
     if int(batch_size) < 1:
         raise ConfigError(f"train_probe: batch_size must be a positive int; got {batch_size!r}")
+    spc = max(1, min(_STEPS_PER_CALL, int(steps)))
+    train = TrainConfig(steps=int(steps), seed=int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max)),
+                        steps_per_call=spc, log_every=spc * max(1, round(100 / spc)), progress=progress)
     task = ProbeTask(heads_for(data), tuple(data.image_shape), config)
     config.check_image_shape(task.image_shape)
-    seed = int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
-    log_every = max(1, min(100, int(steps)))
-    train = TrainConfig(steps=int(steps), seed=seed, log_every=log_every, progress=progress)
     state, _ = fit(task, FactorBatches(data, int(batch_size)), train, workdir=workdir)
     probe = task.probe(state)
     if workdir is not None:

@@ -16,6 +16,9 @@ Objectives, each a pure function of the model outputs:
   TC from a discriminator telling q(z) from its permute-dims product of marginals.
 * DIP-VAE-I/II — Kumar et al. 2018, "Variational inference of disentangled latent
   concepts from unlabeled observations": ELBO plus moment matching of Cov[q(z)] to I.
+* AnnealedVAE — Burgess et al. 2018, "Understanding disentangling in β-VAE":
+  reconstruction plus γ·|KL − C| with the capacity C raised linearly from 0 to
+  C_max, so the code gains information gradually (disentanglement_lib's annealed_vae).
 """
 
 from __future__ import annotations
@@ -35,11 +38,20 @@ from ..generator import Generator, Stage
 from ..train import TrainState, apply_optimizer
 from .layers import Down, Up
 
-Objective = Literal["beta", "betatc", "factor", "dip1", "dip2"]
+Objective = Literal["beta", "betatc", "factor", "dip1", "dip2", "annealed"]
 Likelihood = Literal["bernoulli", "gaussian"]
-OBJECTIVES = ("beta", "betatc", "factor", "dip1", "dip2")
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2.0 * math.pi)
+#: The hyper-parameters each objective reads, beyond the architecture and the optimiser's learning rate.
+OBJECTIVE_PARAMS = {
+    "beta": ("beta",),
+    "betatc": ("beta",),
+    "factor": ("gamma", "disc_hidden", "disc_layers", "disc_learning_rate"),
+    "dip1": ("beta", "lambda_od", "lambda_d"),
+    "dip2": ("beta", "lambda_od", "lambda_d"),
+    "annealed": ("capacity_gamma", "capacity_max", "capacity_steps"),
+}
+OBJECTIVES = tuple(OBJECTIVE_PARAMS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +62,10 @@ class VAEConfig:
     ``beta`` weighs the KL (β-VAE, DIP) or the TC (β-TCVAE); ``gamma`` weighs
     FactorVAE's TC; ``lambda_od``/``lambda_d`` weigh DIP's off-diagonal/diagonal
     penalties; ``gaussian_std`` is the fixed pixel std of the Gaussian likelihood.
-    Defaults follow disentanglement_lib (Adam 1e-4; discriminator 6×1000, Adam(1e-4, 0.5, 0.9)).
+    AnnealedVAE weighs ``|KL − C|`` by ``capacity_gamma``, C growing linearly from 0
+    to ``capacity_max`` nats over the first ``capacity_steps`` steps.
+    Defaults follow disentanglement_lib (Adam 1e-4; discriminator 6×1000, Adam(1e-4, 0.5, 0.9);
+    AnnealedVAE γ = 1000, C_max = 25, 100k steps).
     """
 
     image_shape: tuple[int, int, int] = (64, 64, 1)
@@ -68,6 +83,9 @@ class VAEConfig:
     disc_hidden: int = 1000
     disc_layers: int = 6
     disc_learning_rate: float = 1e-4
+    capacity_gamma: float = 1000.0
+    capacity_max: float = 25.0
+    capacity_steps: int = 100_000
 
     def __post_init__(self):
         object.__setattr__(self, "image_shape", tuple(int(v) for v in self.image_shape))
@@ -83,10 +101,10 @@ class VAEConfig:
                 f"VAEConfig.image_shape {h}×{w} must be divisible by {factor} "
                 f"(the {len(self.channels)} stride-2 layers of channels={self.channels})"
             )
-        for name in ("hidden", "latent", "disc_hidden", "disc_layers"):
+        for name in ("hidden", "latent", "disc_hidden", "disc_layers", "capacity_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"VAEConfig.{name} must be >= 1; got {getattr(self, name)}")
-        for name in ("beta", "gamma", "lambda_od", "lambda_d"):
+        for name in ("beta", "gamma", "lambda_od", "lambda_d", "capacity_gamma", "capacity_max"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"VAEConfig.{name} must be >= 0; got {getattr(self, name)}")
         for name in ("gaussian_std", "learning_rate", "disc_learning_rate"):
@@ -271,6 +289,18 @@ def dip_penalty(cov: jax.Array, lambda_od: float, lambda_d: float) -> jax.Array:
     return lambda_od * jnp.sum(jnp.square(off)) + lambda_d * jnp.sum(jnp.square(diag - 1.0))
 
 
+def capacity(step: jax.Array, capacity_max: float, capacity_steps: int) -> jax.Array:
+    """AnnealedVAE's target KL at ``step``: ``C_max · min(1, step / capacity_steps)`` nats (Burgess et al. 2018)."""
+    frac = jnp.minimum(jnp.asarray(step, jnp.float32) / jnp.float32(capacity_steps), jnp.float32(1.0))
+    return jnp.float32(capacity_max) * frac
+
+
+def annealed_vae_loss(nll: jax.Array, mean: jax.Array, logvar: jax.Array, gamma: float, c: jax.Array) -> jax.Array:
+    """Mean nll + γ·|KL − C|, KL = batch mean of Σ_j KL_j (Burgess et al. 2018, eq. 8; as disentanglement_lib)."""
+    kl = jnp.mean(gaussian_kl(mean, logvar).sum(axis=1))
+    return jnp.mean(nll) + gamma * jnp.abs(kl - c)
+
+
 def reconstruction_nll(config: VAEConfig, logits: jax.Array, x: jax.Array) -> jax.Array:
     """Per-image −log p(x|z) under the configured likelihood."""
     if config.likelihood == "bernoulli":
@@ -323,8 +353,9 @@ class VAETask:
         """The :class:`VAE` holding ``params["vae"]`` (e.g. ``state.params``)."""
         return nnx.merge(self.graphdefs["vae"], params["vae"])
 
-    def loss(self, params, x: jax.Array, *, key: jax.Array):
-        """``(loss, (metrics, z))`` of the VAE objective on images ``x``."""
+    def loss(self, params, x: jax.Array, *, key: jax.Array, step: jax.Array = 0):
+        """``(loss, (metrics, z))`` of the VAE objective on images ``x`` at training ``step``
+        (only AnnealedVAE's capacity depends on it)."""
         c = self.config
         logits, mean, logvar, z = self.model(params)(x, key=key, reference=self.reference)
         nll = reconstruction_nll(c, logits, x)
@@ -340,6 +371,10 @@ class VAETask:
             tc = factor_vae_tc(disc(z))
             loss = beta_vae_loss(nll, mean, logvar, 1.0) + c.gamma * tc
             metrics["tc"] = tc
+        elif c.objective == "annealed":
+            target = capacity(step, c.capacity_max, c.capacity_steps)
+            loss = annealed_vae_loss(nll, mean, logvar, c.capacity_gamma, target)
+            metrics["capacity"] = target
         else:
             cov = dip_covariance(mean, logvar, 1 if c.objective == "dip1" else 2)
             penalty = dip_penalty(cov, c.lambda_od, c.lambda_d)
@@ -351,7 +386,7 @@ class VAETask:
         """One update of the VAE (and, for FactorVAE, of its discriminator on the same batch)."""
         key = state.model_key()
         k_loss, k_perm = jax.random.split(key)
-        vae_loss = lambda p: self.loss({**state.params, "vae": p}, batch, key=k_loss)
+        vae_loss = lambda p: self.loss({**state.params, "vae": p}, batch, key=k_loss, step=state.step)
         (loss, (metrics, z)), grads = jax.value_and_grad(vae_loss, has_aux=True)(state.params["vae"])
         params, opt_state = dict(state.params), dict(state.opt_state)
         params["vae"], opt_state["vae"] = apply_optimizer(
@@ -372,7 +407,7 @@ class VAETask:
         return state.next(params, opt_state), {"loss": loss, **metrics}
 
     def eval_step(self, state: TrainState, batch: jax.Array):
-        loss, (metrics, _) = self.loss(state.params, batch, key=state.model_key())
+        loss, (metrics, _) = self.loss(state.params, batch, key=state.model_key(), step=state.step)
         return {"loss": loss, **metrics}
 
 

@@ -1,7 +1,9 @@
 """A self-contained Markdown + HTML report, rewritten atomically after every addition.
 
 Because the files are replaced after each section, a run that stops half-way
-still leaves a readable report of everything that finished.
+still leaves a readable report of everything that finished. The report opens
+with its findings (a box of summary tables and pass/fail reference checks,
+filled in as results arrive) and a table of contents linking every section.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ color:#222;line-height:1.45}h1{border-bottom:2px solid #444}h2{margin-top:2em;bo
 table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;overflow-x:auto;max-width:100%}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}img{max-width:100%}
 figcaption{font-size:.85em;color:#555}code{background:#f3f3f3;padding:0 .2em}.note{color:#666;font-size:.9em}
+.findings{border:2px solid #335577;border-radius:6px;background:#f7f9fc;padding:.2em 1em .8em;margin:1em 0}
+.findings h2{margin-top:.6em;border:none}.findings table{background:#fff}
+.checks{list-style:none;padding-left:0}.checks li{margin:.25em 0}.pass b{color:#1a7f37}.fail b{color:#c62828}
+nav.toc{font-size:.9em;margin:1em 0}nav.toc ol{columns:2;margin:.3em 0}
 """
 
 
@@ -40,6 +46,7 @@ class Report:
         self.outdir = Path(outdir)
         self.title = title
         self._blocks: list[tuple[str, Any]] = []
+        self._findings: dict[str, Any] = {"tables": [], "checks": []}
         self.results: dict[str, Any] = {}
 
     # -- content -----------------------------------------------------------------
@@ -63,6 +70,15 @@ class Report:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).lstrip(".") or "figure"
         atomic_write_bytes(self.outdir / "figures" / f"{slug}.png", buf.getvalue())
         self._blocks.append(("figure", (slug, caption, buf.getvalue())))
+        return self._flush()
+
+    def findings(self, *, tables: Sequence[tuple[str, Sequence[dict]]] = (),
+                 checks: Sequence[dict] = ()) -> "Report":
+        """Set the findings box shown first: ``tables`` as ``(caption, rows)`` and ``checks`` as dicts with
+        ``name``, ``passed`` and a one-sentence ``detail`` (what failed, when it failed)."""
+        self._findings = {"tables": [(caption, list(rows)) for caption, rows in tables],
+                          "checks": [{"name": c["name"], "passed": bool(c["passed"]), "detail": c.get("detail", "")}
+                                     for c in checks]}
         return self._flush()
 
     def add_results(self, **results) -> "Report":
@@ -94,6 +110,7 @@ class Report:
         try:
             saved = json.loads(index.read_text(encoding="utf-8"))
             rep = cls(outdir, _text(saved["title"]))
+            rep._findings = _checked_findings(saved.get("findings", rep._findings))
             for kind, value in saved["blocks"]:
                 rep._blocks.append((kind, _checked_block(outdir, kind, value)))
         except (ValueError, KeyError, TypeError, OSError) as e:
@@ -110,13 +127,28 @@ class Report:
 
     def _flush(self) -> "Report":
         blocks = [(k, v[:2] if k == "figure" else v) for k, v in self._blocks]
-        atomic_write_json(self.outdir / "report.json", {"title": self.title, "blocks": blocks})
+        atomic_write_json(self.outdir / "report.json", {"title": self.title, "findings": self._findings,
+                                                        "blocks": blocks})
         return self.render()
+
+    def _sections(self) -> list[str]:
+        return [value for kind, value in self._blocks if kind == "section"]
+
+    def _has_findings(self) -> bool:
+        return bool(self._findings["tables"] or self._findings["checks"])
 
     def to_markdown(self) -> str:
         """Markdown in which no value can inject HTML or break the layout: titles, tables and captions are
         escaped; text blocks keep their Markdown but raw HTML in them is escaped outside code spans."""
         out = [f"# {_md(self.title)}\n"]
+        if self._has_findings():
+            out.append("## Findings\n")
+            out += [f"- **{'PASS' if c['passed'] else 'FAIL'}** {_md(c['name'])}"
+                    + (f" — {_md(c['detail'])}" if c["detail"] else "") for c in self._findings["checks"]]
+            out += [_markdown_table(rows, caption) for caption, rows in self._findings["tables"]]
+        sections = (["Findings"] if self._has_findings() else []) + self._sections()
+        if sections:
+            out.append("\n**Contents:** " + " · ".join(f"[{_md(t)}](#{anchor(t)})" for t in sections) + "\n")
         for kind, value in self._blocks:
             if kind == "section":
                 out.append(f"\n## {_md(value)}\n")
@@ -133,9 +165,16 @@ class Report:
 
     def to_html(self) -> str:
         body = [f"<h1>{html.escape(self.title)}</h1>"]
+        sections = self._sections()
+        if self._has_findings():
+            body.append(self._findings_html())
+            sections = ["Findings"] + sections
+        if sections:
+            items = "".join(f'<li><a href="#{anchor(t)}">{html.escape(t)}</a></li>' for t in sections)
+            body.append(f'<nav class="toc"><b>Contents</b><ol>{items}</ol></nav>')
         for kind, value in self._blocks:
             if kind == "section":
-                body.append(f"<h2>{html.escape(value)}</h2>")
+                body.append(f'<h2 id="{anchor(value)}">{html.escape(value)}</h2>')
             elif kind == "text":
                 body.append(_inline_markdown(value))
             elif kind == "table":
@@ -148,6 +187,24 @@ class Report:
                             f'src="data:image/png;base64,{data}"/><figcaption>{html.escape(caption)}</figcaption></figure>')
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+    def _findings_html(self) -> str:
+        parts = [f'<section class="findings" id="{anchor("Findings")}"><h2>Findings</h2>']
+        if self._findings["checks"]:
+            items = "".join(
+                f'<li class="{"pass" if c["passed"] else "fail"}"><b>{"PASS" if c["passed"] else "FAIL"}</b> '
+                f'{html.escape(c["name"])}{" — " + html.escape(c["detail"]) if c["detail"] else ""}</li>'
+                for c in self._findings["checks"])
+            parts.append(f'<ul class="checks">{items}</ul>')
+        parts += [_html_table(rows, caption) for caption, rows in self._findings["tables"]]
+        return "".join(parts) + "</section>"
+
+
+def anchor(title: str) -> str:
+    """The link target of a section title, as GitHub's Markdown renderer makes it (lower case, spaces to '-',
+    punctuation dropped), so the same links work in ``report.md`` and ``report.html``."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
 
 def _cell(v) -> str:
@@ -199,6 +256,15 @@ def _text(value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _checked_findings(findings) -> dict:
+    """The ``findings`` of ``report.json``: checks ``{name, detail, passed}`` and ``[caption, rows]`` tables."""
+    checks = [{"name": _text(c["name"]), "detail": _text(c["detail"]), "passed": bool(c["passed"])}
+              for c in findings["checks"]]
+    tables = [(_text(caption), _checked_block(Path(), "table", [rows, caption])[0])
+              for caption, rows in findings["tables"]]
+    return {"tables": tables, "checks": checks}
 
 
 def _checked_block(outdir: Path, kind: str, value):

@@ -6,10 +6,12 @@ from .config import TrainConfig
 from .loop import fit, make_step
 from .parallel import data_mesh, init_distributed, replicated, shard_batch
 from .state import TrainState, apply_optimizer
+from .writers import TensorBoardWriter
 
 __all__ = [
     "Checkpoints",
     "ImageBatches",
+    "TensorBoardWriter",
     "TrainConfig",
     "TrainState",
     "apply_optimizer",

@@ -18,7 +18,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -81,7 +81,7 @@ def _scan(step: Callable, n: int) -> Callable:
     return many
 
 
-def _compiled_call(task, batch_fn, n: int, mesh):
+def compiled_call(task, batch_fn, n: int, mesh):
     """The jitted, guarded call running ``n`` steps; cached when task and batch_fn are hashable,
     so repeated or resumed ``fit`` calls in one process do not recompile."""
     try:
@@ -171,6 +171,7 @@ def fit(
     *,
     workdir: str | Path | None = None,
     eval_hook: Callable[[TrainState], Mapping[str, float]] | None = None,
+    writers: Sequence[Callable[[dict], None]] = (),
 ) -> tuple[TrainState, list[dict]]:
     """Train ``task`` for ``config.steps`` steps; resume from ``workdir`` if it holds a checkpoint.
 
@@ -181,6 +182,8 @@ def fit(
       config: loop settings (saved to ``workdir/config.json`` with ``task.config`` if a dataclass).
       workdir: run folder (``config.json``, ``metrics.jsonl``, ``checkpoints/``); ``None``: in memory.
       eval_hook: called every ``config.eval_every`` steps with the state; returns named numbers.
+      writers: also receive every logged record, e.g. :class:`~genstyle_causal.train.writers.TensorBoardWriter`
+        (closed at the end if they have ``close``).
 
     Returns:
       ``(state, history)``: history is a list of ``{"step": s, metric: value}`` records
@@ -217,7 +220,7 @@ def fit(
         _truncate_log(log_path, start)
 
     spc = config.steps_per_call
-    calls = {n: _compiled_call(task, batch_fn, n, mesh) for n in {1, spc}}
+    calls = {n: compiled_call(task, batch_fn, n, mesh) for n in {1, spc}}
     evaluate = _make_eval(task, batch_fn, mesh)
 
     history: list[dict] = []
@@ -227,6 +230,8 @@ def fit(
         if log_path is not None:
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+        for write in writers:
+            write(rec)
 
     step = start
     bar = tqdm(total=config.steps, initial=start, disable=not config.progress, desc="train", dynamic_ncols=True)
@@ -259,6 +264,8 @@ def fit(
         bar.close()
         if ckpt is not None:
             ckpt.close()
+        for write in writers:
+            getattr(write, "close", lambda: None)()
     return state, history
 
 

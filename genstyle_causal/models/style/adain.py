@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
@@ -31,7 +32,7 @@ from ...errors import CheckpointError, ConfigError, ShapeError
 from ...generator import Generator, Stage
 from ...io import atomic_path
 from ...train import TrainConfig, TrainState, apply_optimizer, fit
-from .features import Extractor, Preprocess, build_stack, default_extractor
+from .features import Extractor, Preprocess, build_stack, default_extractor, vgg16_features
 from .gatys import as_batch, style_list
 from .stats import adain, adain_from_stats, mean_std
 
@@ -47,9 +48,9 @@ class AdaINConfig:
       image_size, batch_size: training crops and batch.
     """
 
-    layer: str = "relu3_1"
+    layer: str = "relu2_1"
     style_weight: float = 1.0
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     image_size: int = 32
     batch_size: int = 8
 
@@ -203,8 +204,9 @@ class AdaINTask:
 class AdaINBatches:
     """Pure ``key -> (content, style)``: half styleshapes renders, half random crops of the sample images.
 
-    Styles are drawn independently of the content (a different styleshapes render or
-    another sample-image crop), so the decoder learns to restyle, not to copy.
+    Styles are the same mix, drawn independently and paired at random with the
+    contents (shape/shape, shape/photo, photo/shape, photo/photo), so the decoder
+    learns to restyle, not to copy.
     """
 
     image_size: int
@@ -224,16 +226,18 @@ class AdaINBatches:
 
         return jax.vmap(one)(idx, pos, flip)
 
-    def shapes(self, key: jax.Array, n: int) -> jax.Array:
-        return StyleShapes(size=self.image_size).sample(key, n)[1]
+    def mix(self, key: jax.Array) -> jax.Array:
+        """``batch_size`` images: styleshapes renders then photo crops."""
+        n_shapes = self.batch_size // 2
+        k_shapes, k_crops = jax.random.split(key)
+        shapes = StyleShapes(size=self.image_size).sample(k_shapes, n_shapes)[1]
+        return jnp.concatenate([shapes, self.crops(k_crops, self.batch_size - n_shapes)])
 
     @functools.partial(jax.jit, static_argnums=0)
     def __call__(self, key: jax.Array):
-        n_shapes = self.batch_size // 2
-        keys = jax.random.split(key, 4)
-        content = jnp.concatenate([self.shapes(keys[0], n_shapes), self.crops(keys[1], self.batch_size - n_shapes)])
-        style = jnp.concatenate([self.shapes(keys[2], n_shapes), self.crops(keys[3], self.batch_size - n_shapes)])
-        return content, style[::-1]  # pair shapes with photo styles and photos with shape styles
+        k_content, k_style, k_pair = jax.random.split(key, 3)
+        style = self.mix(k_style)
+        return self.mix(k_content), style[jax.random.permutation(k_pair, self.batch_size)]
 
 
 def adain_batches(config: AdaINConfig) -> AdaINBatches:
@@ -258,7 +262,8 @@ def train_adain(extractor: Extractor | None = None, config: AdaINConfig = AdaINC
     return AdaIN(model.extractor, model.decoder_def, state.params, config), history
 
 
-def _pad_to(images: jax.Array, multiple: int) -> jax.Array:
+def pad_to_multiple(images: jax.Array, multiple: int) -> jax.Array:
+    """Reflect-pad ``(n, H, W, 3)`` at the bottom/right to sides that are multiples of ``multiple``."""
     h, w = images.shape[1:3]
     ph, pw = -h % multiple, -w % multiple
     return jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect") if ph or pw else images
@@ -276,7 +281,7 @@ def adain_transfer(model: AdaIN, content, styles, *, alpha: float = 1.0,
     h, w = content.shape[1:3]
     layer = model.config.layer
     model.extractor.check_images(content, [layer])
-    f_content = encode(model, _pad_to(content, model.multiple))
+    f_content = encode(model, pad_to_multiple(content, model.multiple))
     target = 0.0
     for s, wt in zip(styles, mix):
         model.extractor.check_images(s, [layer])
@@ -304,21 +309,44 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
+# extractors that ship with the package: a saved model names them instead of storing their weights
+SHIPPED_EXTRACTORS = {"vgg16": vgg16_features}
+SHIPPED_MODEL = "adain_vgg16.npz"  # in genstyle_causal/assets
+
+
 def save_adain(model: AdaIN, path: str | Path) -> Path:
-    """Write the model (encoder weights, decoder params, settings) to one ``.npz``, atomically."""
+    """Write the model (decoder params, settings, encoder) to one ``.npz``, atomically.
+
+    A shipped encoder (:data:`SHIPPED_EXTRACTORS`) is stored by name, any other one
+    with its weights.
+    """
     path = Path(path)
     ext = model.extractor
-    meta = {
-        "config": dataclasses.asdict(model.config),
-        "extractor": {"name": ext.name, "widths": ext.widths, "pool": nnx.merge(ext.graphdef, ext.state).pool,
-                      "preprocess": dataclasses.asdict(ext.preprocess), "style_layers": ext.style_layers,
-                      "content_layer": ext.content_layer},
-    }
+    meta = {"config": dataclasses.asdict(model.config)}
     arrays = {f"decoder{k}": v for k, v in _flat(model.decoder_params).items()}
-    arrays.update({f"encoder{k}": v for k, v in _flat(ext.state).items()})
+    if ext.name in SHIPPED_EXTRACTORS:
+        meta["extractor"] = {"shipped": ext.name}
+    else:
+        meta["extractor"] = {"name": ext.name, "widths": ext.widths, "pool": nnx.merge(ext.graphdef, ext.state).pool,
+                             "preprocess": dataclasses.asdict(ext.preprocess), "style_layers": ext.style_layers,
+                             "content_layer": ext.content_layer}
+        arrays.update({f"encoder{k}": v for k, v in _flat(ext.state).items()})
     with atomic_path(path) as tmp:
         np.savez(tmp, meta=np.asarray(json.dumps(meta)), **arrays)
     return path
+
+
+def _load_extractor(e: dict, arrays: dict[str, np.ndarray], path: Path) -> Extractor:
+    if "shipped" in e:
+        if e["shipped"] not in SHIPPED_EXTRACTORS:
+            raise CheckpointError(f"{path}: unknown shipped encoder {e['shipped']!r}; "
+                                  f"this version ships {sorted(SHIPPED_EXTRACTORS)}")
+        return SHIPPED_EXTRACTORS[e["shipped"]]()
+    graphdef, template = build_stack(tuple(tuple(b) for b in e["widths"]), [], e["pool"])
+    encoder = _unflat(template, _prefixed(arrays, "encoder"), path, "encoder")
+    preprocess = Preprocess(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in e["preprocess"].items()})
+    return Extractor(graphdef, encoder, preprocess=preprocess, style_layers=e["style_layers"],
+                     content_layer=e["content_layer"], name=e["name"])
 
 
 def load_adain(path: str | Path) -> AdaIN:
@@ -329,17 +357,23 @@ def load_adain(path: str | Path) -> AdaIN:
             arrays = {k: f[k] for k in f.files}
         meta = json.loads(str(arrays.pop("meta")))
         config = AdaINConfig(**meta["config"])
-        e = meta["extractor"]
+        extractor = _load_extractor(meta["extractor"], arrays, path)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"cannot read AdaIN model {path}: {err}") from None
-    graphdef, template = build_stack(tuple(tuple(b) for b in e["widths"]), [], e["pool"])
-    encoder = _unflat(template, _prefixed(arrays, "encoder"), path, "encoder")
-    extractor = Extractor(graphdef, encoder, preprocess=Preprocess(**{k: (tuple(v) if isinstance(v, list) else v)
-                                                                      for k, v in e["preprocess"].items()}),
-                          style_layers=e["style_layers"], content_layer=e["content_layer"], name=e["name"])
     skeleton = adain_skeleton(extractor, config)
     decoder = _unflat(skeleton.decoder_params, _prefixed(arrays, "decoder"), path, "decoder")
     return AdaIN(extractor, skeleton.decoder_def, decoder, config)
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_adain() -> AdaIN:
+    """The AdaIN model shipped with the package: the trained VGG16 encoder to ``relu2_1`` and a small decoder.
+
+    Trained by ``genstyle-causal train --set model=adain`` with the defaults of
+    :class:`AdaINConfig` (see the README's recipe); offline, nothing downloaded.
+    """
+    with resources.as_file(resources.files("genstyle_causal") / "assets" / SHIPPED_MODEL) as p:
+        return load_adain(p)
 
 
 # -- the generator for the causal module ----------------------------------------------

@@ -102,7 +102,8 @@ def gatys_loss(image: jax.Array, content_target: jax.Array, target_grams: dict, 
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
-def _optimise(extractor, init, content_target, target_grams, config):
+def optimise_image(extractor, init, content_target, target_grams, config):
+    """Adam on the image itself for ``config.steps`` steps (one ``lax.scan``); returns ``(images, history)``."""
     opt = optax.adam(config.learning_rate)
     grad_fn = jax.value_and_grad(gatys_loss, has_aux=True)
 
@@ -133,7 +134,7 @@ def _transfer(content, styles, mix, extractor, config, key, init_noise):
     if init_noise > 0:
         init = jnp.clip(content + init_noise * jax.random.normal(key, content.shape, jnp.float32), 0.0, 1.0)
     content_target, grams = gatys_targets(content, styles, mix, extractor, config)
-    return _optimise(extractor, init, content_target, grams, config)
+    return optimise_image(extractor, init, content_target, grams, config)
 
 
 def gatys_transfer(content, styles, *, extractor: Extractor | None = None, config: GatysConfig = GatysConfig(),

@@ -1,0 +1,32 @@
+"""A procedural dSprites on a small grid and its arrays in the public dSprites ``.npz`` layout (for tests)."""
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+
+from genstyle_causal.data import DSprites, Factor, grid
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallSprites(DSprites):
+    """Procedural dSprites on a 3 × 2 × 4 × 4 × 4 grid (same renderer, same value ranges)."""
+
+    @property
+    def factors(self):
+        return (Factor("shape", (0.0, 1.0, 2.0)), grid("scale", 0.5, 1.0, 2), grid("orientation", 0.0, 2 * math.pi, 4),
+                grid("posX", 0.0, 1.0, 4), grid("posY", 0.0, 1.0, 4))
+
+
+SMALL = SmallSprites(size=16)
+
+
+def dsprites_arrays(data):
+    """The public dSprites arrays of a procedural dataset: colour column first, shape values 1, 2, 3, C order."""
+    classes = np.array(list(itertools.product([0], *[range(s) for s in data.factor_sizes])))
+    values = np.stack([np.ones(len(classes))] + [np.asarray(f.values)[classes[:, i + 1]] for i, f in enumerate(data.factors)], 1)
+    imgs = np.asarray(data.render(values[:, 1:]))[..., 0].astype(np.uint8)
+    values[:, 1] += 1.0
+    return {"imgs": imgs, "latents_values": values, "latents_classes": classes,
+            "metadata": np.array({"description": "pickled, never read"}, dtype=object)}
