@@ -109,7 +109,9 @@ def _run(command: Command, args) -> int:
 
 def _one_line(e: BaseException) -> str:
     """The message of an expected failure on one line (an ``OSError`` names its file)."""
-    if isinstance(e, OSError) and not isinstance(e, GenstyleError) and e.strerror:
+    if isinstance(e, GenstyleError):
+        text = str(e) or type(e).__name__
+    elif isinstance(e, OSError) and e.strerror:
         text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
     elif isinstance(e, MemoryError):
         text = f"out of memory{': ' + str(e) if str(e) else ''} (lower the sizes in the configuration)"
