@@ -9,7 +9,8 @@ weights (``nn.Linear`` + ``nn.ConvTranspose2d``), driven through host callbacks.
 Two audits: the latent effect matrix (every unit set to its 10% and 90% prior
 quantiles on the same ``n`` latents) and a hybridization matrix at the second
 upsampling layer (channel groups copied from donor latents). Images/s counts every
-generated image; ``vs native`` is the time ratio (≤ 1.1 is the target for Flax).
+generated image; ``vs_native`` is the wall-time ratio (≤ 1.1 is the target for Flax), ``cpu_vs_native``
+the ratio of CPU seconds this process used (steadier on a shared machine).
 The three are timed in turns, ``--repeats`` times; the median is reported.
 
     python -m benchmarks.bench_adapters            # n = 256
@@ -89,6 +90,36 @@ def generators(model: VAE) -> dict:
     return gens
 
 
+def round_trips(repeats: int) -> list[dict]:
+    """Cost of one host round trip alone: a PyTorch module that only reshapes latents into 8×8 images, against
+    the same reshape in JAX, both jitted, at 1 and 256 latents (microseconds per call)."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    from genstyle_causal.adapters import torch_generator
+    from genstyle_causal.generator import Generator, Stage
+
+    gens = {"torch adapter": torch_generator(torch.nn.Unflatten(1, (1, 8, 8)).eval(), 64),
+            "native": Generator([Stage("image", lambda p, z: z.reshape(-1, 8, 8, 1))], latent_names=[f"z{i}" for i in range(64)],
+                                prior=lambda k, n: jax.random.normal(k, (n, 64)), name="reshape")}
+    run = jax.jit(lambda g, z: g(z))
+    rows = []
+    for n in (1, 256):
+        z = jnp.ones((n, 64), jnp.float32)
+        for name, g in gens.items():
+            run(g, z).block_until_ready()
+            calls = 200
+            best = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for _ in range(calls):
+                    run(g, z).block_until_ready()
+                best = min(best, (time.perf_counter() - t) / calls)
+            rows.append({"latents": n, "generator": name, "us_per_call": best * 1e6})
+    return rows
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="n = 32 latents, 1 repeat")
@@ -110,7 +141,7 @@ def main(argv=None) -> dict:
         "hybridization at up2": (lambda name, g: hybridization_matrix(g, quadrant_means, LAYERS[name], GROUPS, key=key,
                                                                       n=n, num_bootstrap=200), (len(GROUPS) + 1) * n),
     }
-    times = {(a, g): [] for a in audits for g in gens}
+    times = {(a, g): [] for a in audits for g in gens}  # (wall s, CPU s of this process) per call
     compile_s = {}
     for audit_name, (run, _) in audits.items():
         for name, g in gens.items():
@@ -120,22 +151,26 @@ def main(argv=None) -> dict:
     for _ in range(repeats):
         for audit_name, (run, _) in audits.items():
             for name, g in gens.items():
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 run(name, g)
-                times[(audit_name, name)].append(time.perf_counter() - t)
+                times[(audit_name, name)].append((time.perf_counter() - t, time.process_time() - c))
     rows = []
     for audit_name, (_, images) in audits.items():
-        base = statistics.median(times[(audit_name, "native")])
+        wall = {name: statistics.median(w for w, _ in times[(audit_name, name)]) for name in gens}
+        cpu = {name: statistics.median(c for _, c in times[(audit_name, name)]) for name in gens}
         for name in gens:
-            sec = statistics.median(times[(audit_name, name)])
+            walls = [w for w, _ in times[(audit_name, name)]]
             rows.append({"audit": audit_name, "generator": name, "images": images,
-                         "images_per_s": images / sec, "vs_native": sec / base,
-                         "spread_s": max(times[(audit_name, name)]) - min(times[(audit_name, name)]),
+                         "images_per_s": images / wall[name], "vs_native": wall[name] / wall["native"],
+                         "cpu_vs_native": cpu[name] / cpu["native"], "spread_s": max(walls) - min(walls),
                          "first_call_s": compile_s[(audit_name, name)]})
+    trips = round_trips(repeats)
     load = os.getloadavg()[0]
     print_table(rows, f"Audit throughput, same decoder (n = {n}, {repeats} repeats, load average {load:.1f})")
+    print_table(trips, "One host round trip: a reshape-only generator, jitted (best of repeats)")
     print("max |image - native| over 8 latents: " + ", ".join(f"{k} {v:.1e}" for k, v in max_diff.items()))
-    out = {"samples": n, "repeats": repeats, "load_average": load, "rows": rows, "max_abs_diff": max_diff,
+    out = {"samples": n, "repeats": repeats, "load_average": load, "rows": rows, "round_trips": trips,
+           "max_abs_diff": max_diff,
            "quick": args.quick}
     try:
         import torch

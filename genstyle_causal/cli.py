@@ -154,6 +154,13 @@ def _demo(args, cfg) -> int:
     return 0
 
 
+def _causal_generators(args, cfg) -> int:
+    from .causal_generators import run_causal_generators
+
+    print(f"report: {run_causal_generators(cfg, args.out).html_path.resolve()}")
+    return 0
+
+
 def _train(args, cfg) -> int:
     from .commands import run_train
 
@@ -242,12 +249,17 @@ def _report(args, cfg) -> int:
 
 def _register_all() -> None:
     from .commands import RUN_FILE, AuditRunConfig, StylizeConfig, TrainRunConfig
+    from .causal_generators import CausalGeneratorsConfig
     from .demo import DemoConfig
 
     register_command(Command(
         "demo", "train a small beta-VAE and a factor probe on dsprites, audit it and the oracles, run a "
         "style/content study, and write a report (offline, ~10 min on 2 cores)", _demo,
         _out("run directory (default: runs/demo)", Path("runs/demo")), DemoConfig))
+    register_command(Command(
+        "causal-generators", "train an InfoGAN on dsprites and a CausalVAE on the pendulum, dissect the GAN and audit "
+        "the CausalVAE against the true mechanism, and write a report (offline, ~20 min on 2 cores)", _causal_generators,
+        _out("run directory (default: runs/causal-generators)", Path("runs/causal-generators")), CausalGeneratorsConfig))
     register_command(Command(
         "train", "train one model (vae, gan, probe or adain) into a run directory; rerun to resume or extend", _train,
         _out("run directory (config, checkpoints, metrics.jsonl, figures, report); an existing run resumes from "

@@ -23,7 +23,8 @@ from .config import MAX_SEED, MAX_STEPS, bounded, from_dict, read_file, to_dict
 from .data.images import DEFAULT_MAX_PIXELS
 from .errors import CheckpointError, ConfigError
 from .io import read_jsonl
-from .registry import MODELS, GENERATORS, Trained, audit_dataset, check_generator, factory_generator, find_model
+from .registry import (MODELS, GENERATORS, Trained, audit_dataset, check_fits, check_generator, factory_generator,
+                       find_model)
 from .rundir import check_run_directory, open_run
 from .sections import MetricsSection, metrics_section
 
@@ -387,12 +388,12 @@ def load_run(run: str | Path, expect: str) -> tuple[TrainRunConfig, Trained]:
 def load_generator(cfg: AuditRunConfig) -> Trained:
     """The generator ``audit`` audits: a registered source (the oracle) or a trained model from ``cfg.run``."""
     if ":" in cfg.generator:
-        return factory_generator(cfg)
+        return check_fits(factory_generator(cfg))
     if cfg.generator in GENERATORS:
         return GENERATORS[cfg.generator].load(cfg)
     train_cfg, trained = load_run(cfg.run, cfg.generator)
     if cfg.data or (cfg.dataset and cfg.dataset != train_cfg.dataset):
-        trained = dataclasses.replace(trained, data=audit_dataset(cfg, size=train_cfg.image_size))
+        trained = check_fits(dataclasses.replace(trained, data=audit_dataset(cfg, size=train_cfg.image_size)))
     return trained
 
 

@@ -141,12 +141,17 @@ class Generator:
             raise ShapeError(f"latent batch must be floating point; got dtype {z.dtype}")
 
     # -- forward -----------------------------------------------------------------
-    def run(self, h: jax.Array, *, start: str = LATENT, stop: str | None = None) -> jax.Array:
-        """Apply the stages after layer ``start`` up to and including ``stop`` (default: the image)."""
+    def stage_span(self, start: str = LATENT, stop: str | None = None) -> tuple[int, int]:
+        """``(i, j)``: running from layer ``start`` to ``stop`` (default: the image) applies ``stages[i:j]``."""
         i = self.layer_index(start)
         j = len(self.stages) if stop is None else self.layer_index(stop)
         if j < i:
             raise LayerError(f"layer {stop!r} comes before {start!r} in {list(self.layer_names)}")
+        return i, j
+
+    def run(self, h: jax.Array, *, start: str = LATENT, stop: str | None = None) -> jax.Array:
+        """Apply the stages after layer ``start`` up to and including ``stop`` (default: the image)."""
+        i, j = self.stage_span(start, stop)
         for stage in self.stages[i:j]:
             h = stage.fn(self.params, h)
         return h

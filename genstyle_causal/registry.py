@@ -143,19 +143,24 @@ def audit_dataset(cfg, size: int | None = None):
 
 
 def factory_generator(cfg) -> Trained:
-    """``Trained(FACTORY(), the audit's dataset)`` for ``generator=MODULE:FACTORY``, checked to fit the data."""
+    """``Trained(FACTORY(), the audit's dataset)`` for ``generator=MODULE:FACTORY``."""
     from .generator import Generator
 
     gen = import_factory(cfg.generator)()
     if not isinstance(gen, Generator):
         raise ConfigError(f"generator {cfg.generator!r} returned {type(gen).__name__}, not a Generator "
                           "(build one with genstyle_causal.adapters.nnx_generator, linen_generator or torch_generator)")
-    data = audit_dataset(cfg)
+    return Trained(gen, audit_dataset(cfg))
+
+
+def check_fits(trained: Trained) -> Trained:
+    """``trained`` after checking that its generator makes images of its dataset's shape (the probe reads them)."""
+    gen, data = trained.generator, trained.data
     shape = tuple(jax.eval_shape(gen.run, jax.ShapeDtypeStruct((1, gen.latent_dim), jax.numpy.float32)).shape[1:])
     if shape != tuple(data.image_shape):
         raise ConfigError(f"generator {gen.name!r} makes images {shape} but dataset {data.name!r} has images "
                           f"{tuple(data.image_shape)}; choose a matching data=, dataset= or image_size=")
-    return Trained(gen, data)
+    return trained
 
 
 def dataset_of(cfg):
@@ -271,7 +276,35 @@ def _gan_task(cfg):
 
 
 def _gan_trained(task, state, cfg, data) -> Trained:
+    if task.config.num_codes:  # InfoGAN: its Q head reads the codes back, so the metrics score them like an encoder's
+        return Trained(task.generator(state), data, task.info_encoder(state), "InfoGAN Q")
     return Trained(task.generator(state), data)
+
+
+@dataclasses.dataclass(frozen=True)
+class CausalVAEOptions:
+    """``causalvae.*``: learnable edges (order: forward in the dataset's factor order; free: any DAG), Adam learning
+    rates of the networks and of the adjacency."""
+
+    edges: str = "order"
+    learning_rate: float = 1e-3
+    adjacency_learning_rate: float = 1e-2
+
+
+def _causalvae_task(cfg):
+    from .models.causalvae import CausalVAEConfig, CausalVAETask
+    from .models.probe import FactorBatches
+
+    data, c = dataset_of(cfg), cfg.causalvae
+    task = CausalVAETask(CausalVAEConfig.for_data(data, edges=c.edges, learning_rate=c.learning_rate,
+                                                  adjacency_learning_rate=c.adjacency_learning_rate))
+    return task, FactorBatches(data, cfg.batch_size), data
+
+
+def _causalvae_trained(task, state, cfg, data) -> Trained:
+    from .models.causalvae import causalvae_generator
+
+    return Trained(causalvae_generator(task, state, data, key=jax.random.key(cfg.seed)), data, label="CausalVAE")
 
 
 def _images(data, batch_size: int):
@@ -297,19 +330,22 @@ def _check_probe(cfg) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class AdaINOptions:
-    """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
+    """``adain.*``: encoder layer the decoder inverts, content/style/identity loss weights, Adam learning rate."""
 
     layer: str = "relu2_1"
-    style_weight: float = bounded(1.0, 0.0)
-    learning_rate: float = bounded(2e-3, 0.0)
+    content_weight: float = bounded(0.0, 0.0)
+    style_weight: float = bounded(0.0, 0.0)
+    identity_weight: float = bounded(1.0, 0.0)
+    learning_rate: float = bounded(3e-3, 0.0)
 
 
 def _adain_config(cfg):
     from .models.style import AdaINConfig
 
     a = cfg.adain
-    return AdaINConfig(layer=a.layer, style_weight=a.style_weight, learning_rate=a.learning_rate,
-                       image_size=cfg.image_size, batch_size=cfg.batch_size)
+    return AdaINConfig(layer=a.layer, content_weight=a.content_weight, style_weight=a.style_weight,
+                       identity_weight=a.identity_weight, learning_rate=a.learning_rate, image_size=cfg.image_size,
+                       batch_size=cfg.batch_size)
 
 
 def _check_adain(cfg) -> int:
@@ -328,6 +364,8 @@ def _train_adain(cfg, outdir: Path) -> Trained:
 register_model(fitted_model("vae", "a VAE: β-VAE, β-TCVAE, FactorVAE or DIP-VAE", _vae_task, _vae_trained,
                             options=VAEOptions))
 register_model(fitted_model("gan", "a DCGAN or InfoGAN", _gan_task, _gan_trained, options=GANOptions))
+register_model(fitted_model("causalvae", "a CausalVAE (concepts = the dataset's factors, e.g. the pendulum's)",
+                            _causalvae_task, _causalvae_trained, options=CausalVAEOptions))
 register_model(ModelEntry("probe", "a factor-reading CNN", _train_probe, _check_probe, ships="probe.npz"))
 register_model(ModelEntry("adain", "a style decoder", _train_adain, _check_adain, options=AdaINOptions,
                           ships="adain.npz"))

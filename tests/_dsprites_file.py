@@ -2,21 +2,21 @@
 
 import dataclasses
 import itertools
-import math
 
 import numpy as np
 
-from genstyle_causal.data import DSprites, Factor, grid
+from genstyle_causal.data import DSprites, grid
 
 
 @dataclasses.dataclass(frozen=True)
 class SmallSprites(DSprites):
-    """Procedural dSprites on a 3 × 2 × 4 × 4 × 4 grid (same renderer, same value ranges)."""
+    """Procedural dSprites on a 3 × 2 × 4 × 4 × 4 grid (same renderer, same ranges, same factor kinds)."""
 
     @property
     def factors(self):
-        return (Factor("shape", (0.0, 1.0, 2.0)), grid("scale", 0.5, 1.0, 2), grid("orientation", 0.0, 2 * math.pi, 4),
-                grid("posX", 0.0, 1.0, 4), grid("posY", 0.0, 1.0, 4))
+        sizes = {"shape": 3, "scale": 2, "orientation": 4, "posX": 4, "posY": 4}
+        return tuple(dataclasses.replace(f, values=grid(f.name, f.low, f.high, sizes[f.name]).values)
+                     for f in DSprites().factors)
 
 
 SMALL = SmallSprites(size=16)

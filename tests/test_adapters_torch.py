@@ -66,6 +66,7 @@ def test_same_images_as_the_module():
     np.testing.assert_array_equal(GEN(Z), expected)
     np.testing.assert_array_equal(jax.jit(lambda g, z: g(z))(GEN, Z), expected)
     np.testing.assert_allclose(TWIN(Z), expected, atol=1e-6)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(GEN))(jnp.stack([Z, Z])), np.stack([expected, expected]))
     assert GEN.layer_names == ("latent", "up1", "image")
 
 
@@ -82,6 +83,19 @@ def test_same_interventions_and_effects_as_the_jax_twin():
     ha = hybridization_matrix(GEN, outcome, "up1", groups, key=key, n=16, num_bootstrap=100)
     hb = hybridization_matrix(TWIN, outcome, "up1", groups, key=key, n=16, num_bootstrap=100)
     np.testing.assert_allclose(ha.effect, hb.effect, atol=1e-5)
+
+
+def test_default_layers_and_one_forward_pass_per_run():
+    gen = torch_generator(MODULE, 3)
+    assert gen.layer_names == ("latent", "fc", "up1", "up2", "image")
+    calls = []
+    handle = MODULE.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    try:
+        gen(Z)
+        jax.jit(lambda g, z: g.run(z, start="fc"))(gen, gen.run(Z, stop="fc"))
+    finally:
+        handle.remove()
+    assert calls == [6, 6, 6]  # one pass per run, however many stages it spans
 
 
 class Flat(torch.nn.Module):

@@ -1,6 +1,7 @@
 """``audit --set generator=MODULE:FACTORY --set data=FILE``: an outside model and a labelled data file through the CLI."""
 
 import json
+import sys
 import textwrap
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_outside_model_and_data_file_go_through_the_audit(files, tmp_path):
     assert results["outcome"] == "probe"  # a data file has no analytic readout
     effects = results["audit"]["effects"]
     assert effects["unit_names"] == ["z0", "z1", "z2"]
-    assert effects["outcome_names"] == ["shape", "scale", "orientation", "posX", "posY"]
+    assert {name.split(":")[0] for name in effects["outcome_names"]} == {"shape", "scale", "orientation", "posX", "posY"}
     assert (out / "report.html").is_file()
 
 
@@ -72,3 +73,12 @@ def test_bad_generators_and_data_files(sets, message, files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message.format(files=files) in err and len(err.strip().splitlines()) == 1
     assert not out.exists()  # nothing written
+
+
+def test_a_module_in_the_current_directory_is_importable(files, monkeypatch):
+    from genstyle_causal.generator import Generator
+    from genstyle_causal.registry import import_factory
+
+    monkeypatch.chdir(files)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(files))])
+    assert isinstance(import_factory("outside_model:make")(), Generator)

@@ -91,10 +91,10 @@ def test_stylize_two_tiny_images(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "--out", "{tmp}/t", "--set", "model=diffusion"], "unknown model 'diffusion'; valid: ['adain', 'gan', 'probe', 'vae']"),
+    (["train", "--out", "{tmp}/t", "--set", "model=diffusion"], "unknown model 'diffusion'; valid: ['adain', 'causalvae', 'gan', 'probe', 'vae']"),
     (["train", "--out", "{tmp}/t", "--set", "dataset=mnist"], "unknown dataset 'mnist'; valid: ['dsprites', 'pendulum', 'sprinkler', 'styleshapes']"),
     (["train", "--out", "{tmp}/t", "--set", "vae.depth=3"], "unknown config key 'vae.depth'; valid keys: ["),
-    (["audit", "--out", "{tmp}/a", "--set", "generator=diffusion"], "unknown generator 'diffusion'; valid: ['gan', 'oracle', 'vae']"),
+    (["audit", "--out", "{tmp}/a", "--set", "generator=diffusion"], "unknown generator 'diffusion'; valid: ['causalvae', 'gan', 'oracle', 'vae']"),
     (["audit", "--out", "{tmp}/a", "--set", "generator=vae"], "generator 'vae' needs --set run=TRAIN_DIR"),
     (["audit", "--out", "{tmp}/a", "--set", "generator=gan", "--set", "run={tmp}/none"], "no train run in {tmp}/none (expected {tmp}/none/train.json"),
     (["audit", "--out", "{tmp}/a", "--set", "outcome=probe", "--set", "probe={tmp}/p.npz"], "no probe at {tmp}/p.npz"),
@@ -149,6 +149,7 @@ def test_every_registered_model_is_a_train_section_and_every_loadable_one_an_aud
         if entry.options is not None:
             assert all(f"{name}.{f}" in keys for f in entry.options.__dataclass_fields__)
             assert f"{name}.*" in TrainRunConfig.__doc__
-    assert generator_names() == ["gan", "oracle", "vae"]
+    assert generator_names() == ["causalvae", "gan", "oracle", "vae"]
     assert set(build_parser()._subparsers._group_actions[0].choices) == {"demo", "train", "audit", "stylize",
-                                                                          "bench", "study", "report"}
+                                                                          "bench", "study", "report",
+                                                                          "causal-generators"}

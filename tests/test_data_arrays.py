@@ -5,6 +5,7 @@ The dSprites file is written here in the public layout (``imgs`` uint8, ``latent
 smaller grid, so the stored dataset must reproduce the procedural one exactly.
 """
 
+import dataclasses
 import itertools
 
 import h5py
@@ -12,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from genstyle_causal.data import ArrayDataset, grid, load_3dshapes, load_arrays, load_dsprites
+from genstyle_causal.data import ArrayDataset, DSprites, grid, load_3dshapes, load_arrays, load_dsprites
 from genstyle_causal.data.arrays import SHAPES3D_FACTORS
 from genstyle_causal.errors import DataFileError, FactorError, ShapeError
 from genstyle_causal.metrics import METRICS, evaluate, mig
@@ -38,6 +39,8 @@ def test_dsprites_layout_reproduces_procedural_sampling(dsprites_file):
     assert isinstance(ds.images, np.memmap) == ("stored" in dsprites_file.stem)  # uncompressed members are mapped
     assert ds.factor_names == SMALL.factor_names and ds.factor_sizes == SMALL.factor_sizes
     assert ds.image_shape == SMALL.image_shape
+    bare = lambda factors: [dataclasses.replace(f, values=()) for f in factors]  # noqa: E731
+    assert bare(ds.factors) == bare(DSprites().factors)  # roles, kinds, symmetries: what DSprites knows
     f_file, f_proc = ds.sample_factors(KEY, 200), SMALL.sample_factors(KEY, 200)
     np.testing.assert_array_equal(np.asarray(f_file) - SHIFT, f_proc)
     np.testing.assert_array_equal(ds.render(f_file), SMALL.render(f_proc))
@@ -102,6 +105,7 @@ def test_3dshapes_layout_looks_images_up_by_factor(tmp_path):
     ds = load_arrays(tmp_path / "3dshapes.h5")
     assert ds.factor_names == SHAPES3D_FACTORS and ds.factor_sizes == (2,) * 6 and ds.image_shape == (4, 4, 3)
     assert [ds.factor_names[i] for i in ds.style_factors] == ["floor_hue", "wall_hue", "object_hue"]
+    assert [f.kind for f in ds.factors] == ["ordinal"] * 4 + ["categorical", "ordinal"]
     rows = np.array([5, 0, 63, 17])
     np.testing.assert_allclose(np.asarray(ds.render(labels[rows]))[:, 0, 0, 0], 3 * rows / 255.0, rtol=1e-6)
     oracle = ds.oracle()
@@ -177,6 +181,8 @@ def test_unknown_layouts_and_missing_files(tmp_path):
 
 
 def test_generic_npz_layout(tmp_path):
-    np.savez(tmp_path / "mine.npz", images=IMAGES, labels=LABELS, factor_names=np.array(["a", "b"]))
+    masks = np.arange(6)[:, None, None] % 2 == np.ones((6, 4, 4), bool)  # boolean images: white is True
+    np.savez(tmp_path / "mine.npz", images=masks, labels=LABELS, factor_names=np.array(["a", "b"]))
     ds = load_arrays(tmp_path / "mine.npz")
     assert ds.name == "mine" and ds.factor_names == ("a", "b") and ds.factor_sizes == (2, 3)
+    np.testing.assert_array_equal(ds.render(LABELS)[:, 0, 0, 0], [0, 1, 0, 1, 0, 1])

@@ -98,3 +98,35 @@ def test_gan_generator_stages(run):
     a = g.run(z.at[:, 0].set(2.0), stop="dense")
     b = g.run(z.at[:, 0].set(0.0), stop="dense")
     assert float(jnp.abs(a - b).max()) > 0
+
+
+def test_info_encoder_reads_the_codes_in_latent_layout(run):
+    task, state, _ = run
+    images = DSprites(size=16).sample(jax.random.key(3), 8)[1]
+    codes = np.asarray(jax.jit(lambda enc, x: enc(x))(task.info_encoder(state), images))
+    assert codes.shape == (8, 2)  # cat0 (the most likely category), c0 (Q's mean)
+    assert set(np.unique(codes[:, 0])) <= {0.0, 1.0, 2.0}
+    # a fresh Q head outputs zeros: uniform categories (arg-max 0) and continuous means 0
+    np.testing.assert_array_equal(np.asarray(task.info_encoder(task.init(jax.random.key(1)))(images)), 0.0)
+
+
+def test_train_gan_evaluates_the_generator_on_schedule():
+    from genstyle_causal.errors import ConfigError
+    from genstyle_causal.models.gan import train_gan
+
+    data = DSprites(size=8)
+    config = GANConfig(image_shape=(8, 8, 1), noise_dim=2, width=4)
+    seen = []
+
+    def hook(generator):
+        seen.append(generator.layer_names)
+        return {"mean": float(jnp.mean(generator(generator.sample_latent(jax.random.key(0), 4))))}
+
+    task, state, history = train_gan(data, config, key=jax.random.key(0), steps=6, batch_size=4, steps_per_call=2,
+                                     eval_every=5, eval_hook=hook)
+    assert int(state.step) == 6 and [r["step"] for r in history if "eval/mean" in r] == [4]  # 5 rounds down to 4
+    assert seen == [("latent", "dense", "image")]
+    with pytest.raises(ConfigError, match="has none"):
+        task.info_encoder(state)
+    with pytest.raises(ConfigError, match="differs from the dsprites images"):
+        train_gan(DSprites(size=16), config, key=jax.random.key(0), steps=1)

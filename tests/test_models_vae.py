@@ -183,3 +183,15 @@ def test_generator_stages():
     h = g.run(z, stop="up1")
     np.testing.assert_allclose(g.run(h, start="up1"), img, rtol=1e-5, atol=1e-6)
     assert vae_generator(model).stages == g.stages  # stable stage functions: no recompilation
+
+
+def test_recipes_build_their_training_step():
+    # every shipped recipe is a valid config whose step traces at its image size and batch
+    from genstyle_causal.models.vae import RECIPES
+
+    for name, recipe in RECIPES.items():
+        task = VAETask(recipe.config)
+        state = jax.eval_shape(task.init, KEY)
+        batch = jax.ShapeDtypeStruct((recipe.batch_size, recipe.image_size, recipe.image_size, 1), jnp.float32)
+        _, metrics = jax.eval_shape(task.train_step, state, batch)
+        assert recipe.steps % recipe.steps_per_call == 0 and "loss" in metrics, name

@@ -7,7 +7,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["latent_intervention_study", "disentanglement_audit", "style_content_study", "audit_your_own_model"]
+NAMES = ["latent_intervention_study", "disentanglement_audit", "style_content_study", "audit_your_own_model", "causal_generators"]
 
 
 def test_every_notebook_is_tested():

@@ -5,9 +5,10 @@ forward pass, ``forward(params, z, hook, paths)``, calls ``hook(path, value)``
 after each named submodule in ``paths`` (``None``: all) and continues with what
 the hook returns. Stage ``k`` of the resulting :class:`~genstyle_causal.generator.Generator`
 runs the pass with layer ``k-1``'s output replaced by the stage input and stops
-at layer ``k``. The layers before ``k-1`` then run on a zero latent and their
-result is discarded: under ``jit`` XLA removes them as dead code, so the staged
-generator costs what the model costs (eagerly, each stage re-runs its prefix).
+at layer ``k``; a run over several stages is one such pass (:class:`TappedGenerator`).
+The layers before the start then run on a zero latent and their result is
+discarded: under ``jit`` XLA removes them as dead code, so the staged generator
+costs what the model costs.
 
 A layer can be a stage only if it *cuts* the forward pass: what comes after it
 must read the latent only through it (no skip connection around it, no latent
@@ -24,7 +25,7 @@ import jax.numpy as jnp
 from jax.extend.core import Literal
 
 from ..errors import LayerError, ShapeError
-from ..generator import Generator, Stage
+from ..generator import LATENT, Generator, Stage
 from ..models.vae import StandardNormal
 
 IMAGE = "image"
@@ -76,6 +77,18 @@ class TapStage:
         except Reached as reached:
             return reached.value
         return out if self.output is None else self.output(out)
+
+
+@jax.tree_util.register_pytree_node_class
+class TappedGenerator(Generator):
+    """A :class:`Generator` whose stages cut one forward pass: a run over several stages is one pass of the model
+    (from ``start``'s output to ``stop``), not one per stage, so eager calls and tracing cost one forward pass."""
+
+    def run(self, h: jax.Array, *, start: str = LATENT, stop: str | None = None) -> jax.Array:
+        i, j = self.stage_span(start, stop)
+        if i == j:
+            return h
+        return dataclasses.replace(self.stages[i].fn, stop=self.stages[j - 1].fn.stop)(self.params, h)
 
 
 def record_calls(forward: Forward, params, latent_dim: int) -> dict[str, list]:
@@ -166,8 +179,8 @@ def staged_generator(
     bounds = [None, *chosen, None]
     stages = [Stage(s if s is not None else IMAGE, TapStage(forward, a, s, latent_dim, output))
               for a, s in zip(bounds[:-1], bounds[1:])]
-    gen = Generator(stages, params, latent_names=latent_names or [f"z{i}" for i in range(latent_dim)],
-                    prior=prior or StandardNormal(latent_dim), name=name)
+    gen = TappedGenerator(stages, params, latent_names=latent_names or [f"z{i}" for i in range(latent_dim)],
+                          prior=prior or StandardNormal(latent_dim), name=name)
     check_images(gen)
     return gen
 

@@ -18,6 +18,7 @@ image analytically.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -51,13 +52,12 @@ def shadow(theta, phi):
     return (a + b) / 2, jnp.maximum(MIN_SHADOW, jnp.abs(a - b))
 
 
+@functools.cache
 def _effect_ranges():
+    """``(position range, length range)`` of the shadow over the angle grids, one unit of margin (computed on first use)."""
     th, ph = np.meshgrid(np.arange(-40, 44) * math.pi / 200, np.arange(60, 148) * math.pi / 200)
     pos, length = (np.asarray(a) for a in shadow(th, ph))
     return (math.floor(pos.min()) - 1.0, math.ceil(pos.max()) + 1.0), (MIN_SHADOW, math.ceil(length.max()) + 1.0)
-
-
-_POSITION_RANGE, _LENGTH_RANGE = _effect_ranges()
 
 
 def _shadow_position(parents):
@@ -83,13 +83,14 @@ class Pendulum(Scene):
     def scm(self) -> SCM:
         """Causes: the two angles (grids); effects: the shadow's position and length, plus ``Normal(noise_std)``."""
         noise = Normal(self.noise_std)
+        position, length = _effect_ranges()
         return SCM((
             Variable("pendulum_angle", -40 * math.pi / 200, 43 * math.pi / 200,
                      noise=Choice(tuple(i * math.pi / 200 for i in range(-40, 44)))),
             Variable("light_angle", 60 * math.pi / 200, 147 * math.pi / 200,
                      noise=Choice(tuple(j * math.pi / 200 for j in range(60, 148)))),
-            Variable("shadow_position", *self._widened(_POSITION_RANGE), parents=CAUSES, mechanism=_shadow_position, noise=noise),
-            Variable("shadow_length", *self._widened(_LENGTH_RANGE), parents=CAUSES, mechanism=_shadow_length, noise=noise),
+            Variable("shadow_position", *self._widened(position), parents=CAUSES, mechanism=_shadow_position, noise=noise),
+            Variable("shadow_length", *self._widened(length), parents=CAUSES, mechanism=_shadow_length, noise=noise),
         ))
 
     @property

@@ -23,16 +23,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Callable, Literal
+import os
+from typing import Callable, Literal, Mapping
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from ..data.base import GroundTruthData
 from ..errors import ConfigError
 from ..generator import Generator, Stage
-from ..train import TrainState, apply_optimizer
+from ..train import ImageBatches, TrainConfig, TrainState, apply_optimizer, fit
 from .layers import Down, Up
 
 LOSSES = ("nonsaturating", "wgan-gp")
@@ -437,3 +439,78 @@ class GANTask:
     def generator(self, state: TrainState) -> Generator:
         """The trained generator of ``state`` as a staged :class:`~genstyle_causal.generator.Generator`."""
         return gan_generator(nnx.merge(self.graphdefs["generator"], state.params["generator"]))
+
+    def info_encoder(self, state: TrainState) -> "InfoEncoder":
+        """InfoGAN's Q head as an encoder ``images -> codes`` for the disentanglement metrics."""
+        if not self.config.num_codes:
+            raise ConfigError("info_encoder needs InfoGAN codes (GANConfig.categorical or continuous); this GAN has none")
+        return InfoEncoder(self.graphdefs["discriminator"], state.params["discriminator"], self.config)
+
+
+@jax.tree_util.register_pytree_node_class
+class InfoEncoder:
+    """``images -> codes (n, num_codes)``: Q's most likely category per categorical code, then the continuous means.
+
+    The codes sit in the generator's latent layout (``cat0.., c0..``), so the
+    metrics score the InfoGAN codes as they would any encoder's. A pytree
+    (params are leaves), pure and jit-able.
+    """
+
+    def __init__(self, graphdef, params, config: GANConfig):
+        self.graphdef, self.params, self.config = graphdef, params, config
+
+    def tree_flatten(self):
+        return (self.params,), (self.graphdef, self.config)
+
+    @classmethod
+    def tree_unflatten(cls, static, children):
+        return cls(static[0], children[0], static[1])
+
+    def __call__(self, images: jax.Array) -> jax.Array:
+        return _info_codes(self, jnp.asarray(images, jnp.float32))
+
+
+@jax.jit
+def _info_codes(encoder: InfoEncoder, images: jax.Array) -> jax.Array:
+    d = nnx.merge(encoder.graphdef, encoder.params)
+    q = d.q(d.features(images))
+    cols, offset = [], 0
+    for size in encoder.config.categorical:
+        cols.append(jnp.argmax(q[:, offset : offset + size], axis=1).astype(jnp.float32)[:, None])
+        offset += size
+    return jnp.concatenate(cols + [q[:, offset:]], axis=1)
+
+
+def train_gan(
+    data: GroundTruthData,
+    config: GANConfig,
+    *,
+    key: jax.Array,
+    steps: int,
+    batch_size: int = 64,
+    steps_per_call: int = 50,
+    eval_every: int = 0,
+    eval_hook: Callable[[Generator], Mapping[str, float]] | None = None,
+    workdir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> tuple[GANTask, TrainState, list[dict]]:
+    """Train a GAN on images rendered from ``data``; returns ``(task, state, history)``.
+
+    ``key`` fixes the run (it becomes the loop's seed). Every ``eval_every``
+    steps (rounded down to a multiple of ``steps_per_call``) ``eval_hook`` gets the current generator and its numbers go into the
+    history as ``eval/<name>`` (e.g. a Fréchet feature distance against real
+    images, to follow quality against steps). ``config.image_shape`` must be the
+    dataset's.
+    """
+    if tuple(config.image_shape) != tuple(data.image_shape):
+        raise ConfigError(f"GANConfig.image_shape {config.image_shape} differs from the {data.name} images {data.image_shape}")
+    if int(batch_size) < 1:
+        raise ConfigError(f"train_gan: batch_size must be a positive int; got {batch_size!r}")
+    task = GANTask(config)
+    spc = max(1, min(int(steps_per_call), int(steps)))
+    every = spc * max(1, int(eval_every) // spc) if eval_every else 0  # fit evaluates between fused calls
+    train = TrainConfig(steps=int(steps), seed=int(jax.random.randint(key, (), 0, 2**31 - 1)), steps_per_call=spc,
+                        log_every=spc, eval_every=every, progress=progress)
+    hook = None if eval_hook is None else (lambda state: eval_hook(task.generator(state)))
+    state, history = fit(task, ImageBatches(data, int(batch_size)), train, workdir=workdir, eval_hook=hook)
+    return task, state, history

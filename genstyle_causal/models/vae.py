@@ -122,6 +122,37 @@ class VAEConfig:
         return (self.image_shape[0] // factor, self.image_shape[1] // factor, self.channels[-1])
 
 
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A measured way to train a VAE on dSprites within a CPU budget: the model and the loop settings.
+
+    ``config.image_shape`` is the dSprites size to render (32×32 is the same factor grid
+    at half the resolution, a quarter of the pixels, about 5× cheaper per step on CPU;
+    metrics are computed on the factor grid, whatever the size). ``benchmarks/bench_recipe.py``
+    measures each recipe's disentanglement against steps and CPU minutes.
+    """
+
+    config: VAEConfig
+    batch_size: int
+    steps: int
+    steps_per_call: int = 50
+    summary: str = ""
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_shape[0]
+
+
+#: The measured recipes (see ``benchmarks/results/recipe.json``): ``demo`` fits the demo's minutes,
+#: ``best`` is the best found for 30 minutes of the 2-core CPU.
+RECIPES = {
+    "demo": Recipe(VAEConfig(image_shape=(32, 32, 1), objective="betatc", beta=6.0, learning_rate=1e-3),
+                   batch_size=64, steps=3000, summary="β-TCVAE β = 6, Adam 1e-3, batch 64, 32×32, 3000 steps"),
+    "best": Recipe(VAEConfig(image_shape=(32, 32, 1), objective="betatc", beta=6.0, learning_rate=1e-3),
+                   batch_size=64, steps=18000, summary="β-TCVAE β = 6, Adam 1e-3, batch 64, 32×32, 18000 steps"),
+}
+
+
 # -- networks ------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;overflo
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}img{max-width:100%}
 figcaption{font-size:.85em;color:#555}code{background:#f3f3f3;padding:0 .2em}.note{color:#666;font-size:.9em}
 .findings{border:2px solid #335577;border-radius:6px;background:#f7f9fc;padding:.2em 1em .8em;margin:1em 0}
-.findings h2{margin-top:.6em;border:none}.findings table{background:#fff}
+.findings h2{margin-top:.6em;border:none}.findings table{background:#fff}.findings td{text-align:left}
 .checks{list-style:none;padding-left:0}.checks li{margin:.25em 0}.pass b{color:#1a7f37}.fail b{color:#c62828}
 nav.toc{font-size:.9em;margin:1em 0}nav.toc ol{columns:2;margin:.3em 0}
 """

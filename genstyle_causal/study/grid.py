@@ -7,7 +7,8 @@ The file (TOML, JSON or YAML) has top-level keys ``name``, ``dataset``, ``seeds`
     seeds = [0, 1, 2]
     protocol = "fast"
 
-    [defaults]            # every run: run keys (steps, batch_size, ...) and VAEConfig fields
+    [defaults]            # every run: run keys (steps, batch_size, ...) and VAEConfig fields;
+                          # unset ones come from the demo recipe (models.vae.RECIPES) and VAEConfig
     steps = 3000
     learning_rate = 1e-3
 
@@ -38,11 +39,15 @@ from typing import Any, Mapping
 
 from ..config import read_file
 from ..errors import ConfigError
-from ..models.vae import OBJECTIVE_PARAMS, VAEConfig
+from ..models.vae import OBJECTIVE_PARAMS, RECIPES, VAEConfig
 from ..train import TrainConfig
 
-#: Keys of a run that are not VAEConfig fields, with their defaults: the training loop and the data.
-RUN_DEFAULTS = {"steps": 3000, "batch_size": 64, "image_size": 32, "steps_per_call": 50, "checkpoint_every": 500}
+_RECIPE = RECIPES["demo"]
+#: Keys of a run that are not VAEConfig fields, with their defaults (the measured demo recipe's loop and data).
+RUN_DEFAULTS = {"steps": _RECIPE.steps, "batch_size": _RECIPE.batch_size, "image_size": _RECIPE.image_size,
+                "steps_per_call": _RECIPE.steps_per_call, "checkpoint_every": 500}
+#: VAEConfig defaults a study changes: the recipe's learning rate (disentanglement_lib's 1e-4 needs ~100× the steps).
+MODEL_DEFAULTS = {"learning_rate": _RECIPE.config.learning_rate}
 #: The metrics of a study's leaderboard (reconstruction error is always added).
 DEFAULT_METRICS = ("mig", "dci", "sap", "modularity_explicitness", "factor_vae", "beta_vae", "irs")
 #: VAEConfig fields every objective reads.
@@ -72,7 +77,7 @@ class RunSpec:
     @property
     def params(self) -> dict:
         """Run keys and VAEConfig fields of this run (defaults filled in)."""
-        return {**RUN_DEFAULTS, **dict(self.settings)}
+        return {**RUN_DEFAULTS, **MODEL_DEFAULTS, **dict(self.settings)}
 
     def train_config(self, *, progress: bool = False) -> TrainConfig:
         """The loop settings: checkpoints every ``checkpoint_every`` steps, about 20 log lines per run."""

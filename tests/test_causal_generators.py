@@ -1,0 +1,52 @@
+"""The causal-generators study: its checks, its command's errors, and the probe-read factor distribution."""
+
+import numpy as np
+import pytest
+
+from genstyle_causal.causal_generators import CausalGeneratorsConfig, factor_distribution_distance
+from genstyle_causal.cli import main
+from genstyle_causal.data import DSprites
+
+
+class _FixedReader:
+    """A stand-in probe whose class readings are given."""
+
+    def __init__(self, classes):
+        self.classes = np.asarray(classes, np.int32)
+
+    def predict_classes(self, images):
+        return self.classes
+
+
+def test_factor_distribution_distance_known_values():
+    data = DSprites(size=16)
+    sizes = [f.size for f in data.factors]  # 3, 6, 40, 32, 32
+    n = 3 * 6 * 40 * 32
+    uniform = np.stack([np.arange(n) % s for s in sizes], axis=1)
+    assert all(v == pytest.approx(0.0, abs=1e-12) for v in factor_distribution_distance(_FixedReader(uniform), None, data).values())
+    # every image read as class 0: total variation 1 − 1/K for a K-valued factor
+    tv = factor_distribution_distance(_FixedReader(np.zeros((10, 5))), None, data)
+    assert tv == pytest.approx({f.name: 1 - 1 / f.size for f in data.factors})
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("gan.image_size=48", "gan.image_size must be 16, 32 or 64; got 48"),
+    ("gan.eval_every=0", "gan.eval_every must lie in 1..gan.steps"),
+    ("causalvae.edges=random", "causalvae.edges must be one of ('order', 'free'); got 'random'"),
+    ("gan.depth=3", "unknown config key 'gan.depth'"),
+])
+def test_bad_settings_are_one_line_and_write_nothing(setting, message, tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["causal-generators", "--out", str(out), "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_defaults_are_valid_and_documented(capsys):
+    cfg = CausalGeneratorsConfig()
+    assert cfg.gan.categorical == (3,) and cfg.causalvae.edges == "order"
+    assert main(["causal-generators", "--show-config"]) == 0
+    assert '"causalvae"' in capsys.readouterr().out
+    for key in ("gan.*", "probe.*", "dissect.*", "metrics.*", "causalvae.*"):
+        assert key in CausalGeneratorsConfig.__doc__
