@@ -308,7 +308,16 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
-    suffix = path.suffix.lower()
+    try:
+        return _read_weights(path, path.suffix.lower())
+    except WeightsError:
+        raise
+    except Exception as e:  # torch, h5py and numpy each raise their own types for a refused or damaged file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise WeightsError(f"cannot read weights file {path}: {reason}") from None
+
+
+def _read_weights(path: Path, suffix: str) -> dict[str, np.ndarray]:
     if suffix in (".pth", ".pt"):
         if importlib.util.find_spec("torch") is None:
             raise WeightsError(f"reading {path} needs PyTorch (not installed); convert it to .npz with the same keys")
