@@ -5,7 +5,9 @@ whether the step runs inside a ``lax.scan`` (XLA:CPU picks different kernels
 there), so every layer of the β-VAE (4×4 stride-2 down, 4×4 stride-2 transposed
 up, batch 64) and of VGG16 at 256² (3×3 stride 1, batch 1, input gradient only, as
 in Gatys) is timed once as a single jitted call and once as two iterations of a
-``lax.scan``. All candidates are checked against the textbook ``lax.conv`` first.
+``lax.scan``: the textbook ``lax.conv``, the package's choice for this backend
+(``models.layers``) and, for the up layer, both of its CPU forms. All are checked
+against the textbook convolution first.
 
     python -m benchmarks.bench_conv [--quick]
 """
@@ -24,90 +26,11 @@ from genstyle_causal.models import layers as L
 DIMS = L.DIMS
 
 
-def _conv(x, k, pad):
-    return jax.lax.conv_general_dilated(x, k, (1, 1), pad, dimension_numbers=DIMS)
-
-
-def conv_explicit_vjp(pad):
-    """Stride-1 convolution whose input gradient is a forward convolution with an explicit flipped kernel and whose
-    kernel gradient is one im2col matmul."""
-
-    @jax.custom_vjp
-    def f(x, k):
-        return _conv(x, k, pad)
-
-    def fwd(x, k):
-        return _conv(x, k, pad), (x, k)
-
-    def bwd(res, dy):
-        x, k = res
-        kh, kw = k.shape[:2]
-        back = [(kh - 1 - pad[0][0], kh - 1 - pad[0][1]), (kw - 1 - pad[1][0], kw - 1 - pad[1][1])]
-        dx = _conv(dy, jnp.swapaxes(k[::-1, ::-1], 2, 3), back)
-        xp = jnp.pad(x, ((0, 0), pad[0], pad[1], (0, 0)))
-        h, w = dy.shape[1:3]
-        cols = jnp.concatenate([xp[:, a : a + h, b : b + w] for a in range(kh) for b in range(kw)], -1)
-        dk = (cols.reshape(-1, cols.shape[-1]).T @ dy.reshape(-1, dy.shape[-1])).reshape(k.shape)
-        return dx, dk
-
-    f.defvjp(fwd, bwd)
-    return f
-
-
-def down_s2d_conv(x, kernel):
-    cin, cout = kernel.shape[2:]
-    k = kernel.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * cin, cout)
-    blocks = L.space_to_depth(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))))
-    return conv_explicit_vjp(((0, 0), (0, 0)))(blocks, k)
-
-
-def down_tapsum(x, kernel):
-    n, hh, ww, _ = x.shape
-    h, w = hh // 2, ww // 2
-    cin, cout = kernel.shape[2:]
-    k = kernel.reshape(2, 2, 2, 2, cin, cout).transpose(1, 3, 4, 0, 2, 5).reshape(4 * cin, 4 * cout)
-    blocks = L.space_to_depth(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))))
-    z = (blocks @ k).reshape(n, h + 1, w + 1, 4, cout)
-    return sum(z[:, a : a + h, b : b + w, 2 * a + b] for a in (0, 1) for b in (0, 1))
-
-
-def _phases(y, h, w, cout):
-    n = y.shape[0]
-    y = y.reshape(n, h + 1, w + 1, 2, 2, cout)
-    rows = [jnp.stack([y[:, r : r + h, s : s + w, r, s] for s in (0, 1)], axis=3) for r in (0, 1)]
-    return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, cout)
-
-
-def up_subpixel_conv(x, kernel):
-    n, h, w, _ = x.shape
-    cin, cout = kernel.shape[2:]
-    k = kernel[::-1, ::-1].reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 4, 1, 3, 5).reshape(2, 2, cin, 4 * cout)
-    return _phases(conv_explicit_vjp(((1, 1), (1, 1)))(x, k), h, w, cout)
-
-
-def up_scatter(x, kernel):
-    n, h, w, _ = x.shape
-    cin, cout = kernel.shape[2:]
-    z = (x.reshape(-1, cin) @ kernel.transpose(2, 0, 1, 3).reshape(cin, 16 * cout)).reshape(n, h, w, 4, 4, cout)
-    zp = jnp.pad(z, ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0)))
-    taps = {0: ((1, 1), (0, 3)), 1: ((1, 2), (2, 0))}  # output phase -> (offset in padded z, kernel tap)
-    rows = []
-    for r in (0, 1):
-        cols = [sum(zp[:, oi : oi + h, oj : oj + w, ti, tj] for oi, ti in taps[r] for oj, tj in taps[s]) for s in (0, 1)]
-        rows.append(jnp.stack(cols, axis=3))
-    return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, cout)
-
-
-def same3x3(x, k):
-    return _conv(x, k, ((1, 1), (1, 1)))
-
-
 FORMULATIONS = {
-    "down": {"textbook": L.down_conv_reference, "im2col": L.down_conv, "s2d+conv": down_s2d_conv,
-             "tapsum": down_tapsum},
-    "up": {"textbook": L.up_conv_reference, "subpixel im2col": L.up_conv, "subpixel conv": up_subpixel_conv,
-           "scatter": up_scatter},
-    "3x3": {"textbook": same3x3, "explicit vjp": conv_explicit_vjp(((1, 1), (1, 1)))},
+    "down": {"textbook": L.down_conv_reference, "package": L.down_conv},
+    "up": {"textbook": L.up_conv_reference, "sub-pixel": L.up_conv_subpixel, "scatter": L.up_conv_scatter,
+           "package": L.up_conv},
+    "3x3": {"textbook": L.conv2d_reference, "package": L.conv2d},
 }
 VAE_LAYERS = [("down", 64, 1, 32), ("down", 32, 32, 32), ("down", 16, 32, 64), ("down", 8, 64, 64),
               ("up", 4, 64, 64), ("up", 8, 64, 32), ("up", 16, 32, 32), ("up", 32, 32, 1)]
@@ -118,7 +41,7 @@ VGG_LAYERS = [("3x3", 256, 3, 64), ("3x3", 256, 64, 64), ("3x3", 128, 64, 128), 
 def _callable(f, kind, in_scan: bool):
     """fwd+bwd of ``f`` (kernel gradient too, except for the 3×3 layers, whose weights Gatys keeps fixed)."""
     argnums = (0,) if kind == "3x3" else (0, 1)
-    grad = jax.grad(lambda x, k, g: jnp.vdot(f(x, k), g), argnums=argnums)
+    grad = jax.grad(lambda x, k, g: jnp.vdot(jax.nn.relu(f(x, k)), g), argnums=argnums)  # relu: forward needed
     if not in_scan:
         return jax.jit(grad)
 

@@ -47,7 +47,7 @@ def vgg16_to_time():
                      content_layer="relu3_3", name="vgg16-random-weights")
 
 
-def gatys_rows(extractor, size: int, steps: int, repeats: int, quick: bool) -> tuple[list[dict], dict]:
+def gatys_rows(extractor, size: int, steps: int, repeats: int, min_time: float) -> tuple[list[dict], dict]:
     """Gatys iterations/s of the package and of PyTorch (eager, compiled) on one ``size``² image, interleaved."""
     content, style = sample_image("chelsea", size), sample_image("brick", size)
     config = GatysConfig(steps=steps)
@@ -68,7 +68,7 @@ def gatys_rows(extractor, size: int, steps: int, repeats: int, quick: bool) -> t
                                         compiled=compiled)
             if step is not None:
                 candidates[name] = step
-    timings = interleaved(candidates, units=units, repeats=repeats, min_time=0.5 if quick else 3.0)
+    timings = interleaved(candidates, units=units, repeats=repeats, min_time=min_time)
     eager = timings.get("torch eager", {}).get("median_s")
     rows = [{"method": f"gatys {name} ({extractor.name})", "size": size, "per_s": 1.0 / t["median_s"],
              "unit": "iterations/s", "spread": t["spread"], "vs eager": eager / t["median_s"] if eager else None}
@@ -116,6 +116,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="one short round, fewer steps and pairs")
     ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
+    ap.add_argument("--min-time", type=float, default=None, help="seconds per candidate per round (default 3)")
     ap.add_argument("--no-agreement", action="store_true", help="skip the styleshapes agreement run")
     ap.add_argument("--no-profile", action="store_true", help="skip the per-op profiles")
     ap.add_argument("--cases", default="vgg16,default256,default512",
@@ -134,7 +135,8 @@ def main() -> None:
     cases = [(known[c][0](), known[c][1]) for c in chosen]
     rows, timings, profiles = [], {}, {}
     for extractor, size in cases[:1] if args.quick else cases:
-        r, t = gatys_rows(extractor, size, 2 if args.quick else 10, repeats, args.quick)
+        r, t = gatys_rows(extractor, size, 2 if args.quick else 10, repeats,
+                          args.min_time or (0.5 if args.quick else 3.0))
         rows += r
         timings[f"{extractor.name} {size}"] = t
         if not args.no_profile and size == SIZE:

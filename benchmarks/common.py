@@ -28,28 +28,48 @@ def hardware() -> dict:
     dev = jax.devices()[0]
     return {
         "platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": platform.python_version(), "jax": jax.__version__, "backend": jax.default_backend(),
         "device": getattr(dev, "device_kind", str(dev)), "device_count": jax.device_count(),
     }
 
 
-def load_average() -> dict:
-    """The 1/5/15-minute load averages and whether the machine counts as idle (1-minute load < 0.5).
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat; None where there is no /proc."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
+
+def machine_load(window: float = 2.0) -> dict:
+    """Load averages, and the share of all CPUs busy during ``window`` seconds while this process sleeps.
+
+    The busy share sees other processes only (the load average also counts this
+    benchmark's own recent work). The machine counts as idle below 10 % busy.
     Timings of one framework against another mean nothing on a busy machine:
     PyTorch's OpenMP threads slow down several times more than XLA's under contention.
     """
     one, five, fifteen = os.getloadavg()
+    start = _cpu_ticks()
+    time.sleep(window)
+    end = _cpu_ticks()
+    busy = None if start is None or end is None else (end[0] - start[0]) / max(1, end[1] - start[1])
     return {"load_1min": round(one, 2), "load_5min": round(five, 2), "load_15min": round(fifteen, 2),
-            "idle": one < 0.5}
+            "others_busy": None if busy is None else round(busy, 3),
+            "idle": (busy < 0.10) if busy is not None else one < 0.5}
 
 
 def warn_if_busy(when: str) -> dict:
-    """:func:`load_average`, printed with a warning when the machine is not idle."""
-    load = load_average()
+    """:func:`machine_load`, printed with a warning when the machine is not idle."""
+    load = machine_load()
+    busy = "" if load["others_busy"] is None else f"; other processes kept {load['others_busy']:.0%} of the CPUs busy"
+    print(f"machine ({when}): load average {load['load_1min']} / {load['load_5min']} / {load['load_15min']}{busy}")
     if not load["idle"]:
-        print(f"WARNING ({when}): load average {load['load_1min']} / {load['load_5min']} / {load['load_15min']} "
-              "- other processes share the cores; these timings are not idle-machine numbers")
+        print("WARNING: the machine is not idle - these timings are not idle-machine numbers")
     return load
 
 
@@ -131,8 +151,13 @@ def _fmt(v) -> str:
 
 
 def save_results(name: str, payload: dict) -> Path:
-    """Write ``benchmarks/results/<name>.json`` atomically, with the hardware facts."""
-    path = RESULTS / f"{name}.json"
-    atomic_write_json(path, {"benchmark": name, "hardware": hardware(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **payload})
+    """Write ``benchmarks/results/<name>[_<tag>].json`` atomically, with the hardware facts and machine load.
+
+    ``GENSTYLE_BENCH_TAG`` (e.g. ``h100``) names runs of the same benchmark on different machines apart.
+    """
+    tag = os.environ.get("GENSTYLE_BENCH_TAG")
+    path = RESULTS / (f"{name}_{tag}.json" if tag else f"{name}.json")
+    atomic_write_json(path, {"benchmark": name, "hardware": hardware(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                             **payload})
     print(f"\nresults written to {path}")
     return path

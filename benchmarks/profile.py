@@ -4,8 +4,12 @@ XLA:CPU records one trace event per executed HLO instruction (thunk) on its work
 threads. :func:`op_profile` runs the call a few times under the profiler, sums each
 instruction's thread time, sorts the instructions into kinds (matmul, convolution,
 data movement, elementwise, reduction, ...) using the optimised HLO, and accounts for
-the wall time of the call: the part during which at least one op ran ("ops busy") and
-the rest ("outside ops": dispatch, argument handling, thread wake-ups, host sync).
+the wall time of the call: before the first op starts (dispatch, argument handling),
+gaps between ops, after the last op ends (freeing, host sync), and the ops
+themselves. It also counts the memory the call touches for the first time (minor
+page faults) and the kernel time that costs: XLA allocates a call's temporaries
+afresh on every call, so a single-step call pays for faulting them in every time,
+while a ``lax.scan`` of many steps pays once.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
+import resource
 import tempfile
-import time
 from pathlib import Path
 
 import jax
@@ -27,6 +31,7 @@ _INSTR = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+?)(?:\{[^}]*\})? ([\w\-]+
 _COMP = re.compile(r"^%?([\w.\-]+) \(.*\{$")
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
 _OPNAME = re.compile(r'op_name="([^"]*)"')
+_CALL = "op_profile call"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,25 +100,35 @@ def _union_ns(intervals: list[tuple[int, int]]) -> int:
 
 @dataclasses.dataclass
 class Profile:
-    """Per-call times in milliseconds: ``wall``, ``busy`` (≥ 1 op running), thread time by kind and by op."""
+    """Per-call numbers: times in milliseconds (``wall``; ``busy``: ≥ 1 op running; ``before``/``after``: before the
+    first op, after the last), thread time by kind and by op, fresh memory touched (MB) and kernel CPU time."""
 
     wall_ms: float
     busy_ms: float
+    before_ms: float
+    after_ms: float
     by_kind: dict[str, float]
     top: list[dict]
+    faulted_mb: float
+    system_ms: float
 
     @property
-    def outside_ms(self) -> float:
-        return self.wall_ms - self.busy_ms
+    def gaps_ms(self) -> float:
+        return self.wall_ms - self.busy_ms - self.before_ms - self.after_ms
 
     def as_dict(self) -> dict:
-        return {"wall_ms": self.wall_ms, "ops_busy_ms": self.busy_ms, "outside_ops_ms": self.outside_ms,
-                "thread_ms_by_kind": self.by_kind, "top_ops": self.top}
+        return {"wall_ms": self.wall_ms, "ops_busy_ms": self.busy_ms, "before_first_op_ms": self.before_ms,
+                "gaps_between_ops_ms": self.gaps_ms, "after_last_op_ms": self.after_ms,
+                "fresh_memory_mb": self.faulted_mb, "kernel_cpu_ms": self.system_ms,
+                "thread_ms_by_kind": self.by_kind, "top_ops": self.top[:40]}
 
     def print(self, title: str, top: int = 12) -> None:
         total = sum(self.by_kind.values())
-        print(f"\n{title}: {self.wall_ms:.1f} ms per call = {self.busy_ms:.1f} ms with ops running "
-              f"+ {self.outside_ms:.1f} ms outside ops; op thread time {total:.1f} ms")
+        print(f"\n{title}: {self.wall_ms:.1f} ms per call = {self.busy_ms:.1f} ms with ops running + "
+              f"{self.before_ms:.1f} before the first op + {self.gaps_ms:.1f} in gaps between ops + "
+              f"{self.after_ms:.1f} after the last; op thread time {total:.1f} ms")
+        print(f"  fresh memory touched per call: {self.faulted_mb:.0f} MB (page faults), kernel CPU time "
+              f"{self.system_ms:.1f} ms")
         for k, v in sorted(self.by_kind.items(), key=lambda kv: -kv[1]):
             print(f"  {k:16s} {v:8.1f} ms  {v / total:6.1%}")
         print(f"  top ops (thread ms per call):")
@@ -126,27 +141,42 @@ def op_profile(fn, *args, reps: int = 3) -> Profile:
     compiled = fn.lower(*args).compile()
     table = instructions(compiled.as_text())
     jax.block_until_ready(compiled(*args))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(reps):
+        jax.block_until_ready(compiled(*args))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    faulted_mb = (after.ru_minflt - usage.ru_minflt) * resource.getpagesize() / 2**20 / reps
+    system_ms = (after.ru_stime - usage.ru_stime) * 1e3 / reps
     with tempfile.TemporaryDirectory() as tmp:
-        walls = []
         with jax.profiler.trace(tmp):
             for _ in range(reps):
-                t = time.perf_counter()
-                jax.block_until_ready(compiled(*args))
-                walls.append(time.perf_counter() - t)
+                with jax.profiler.TraceAnnotation(_CALL):
+                    jax.block_until_ready(compiled(*args))
         files = sorted(Path(tmp).rglob("*.xplane.pb"))
         data = jax.profiler.ProfileData.from_file(str(files[-1]))
     per_op: dict[str, float] = collections.Counter()
-    intervals = []
+    intervals, calls = [], []
     for plane in data.planes:
         for line in plane.lines:
             for ev in line.events:
-                if ev.name in table and table[ev.name].kind != "control":  # a loop's own event spans its body's
+                if ev.name == _CALL:
+                    calls.append((ev.start_ns, ev.end_ns))
+                elif ev.name in table and table[ev.name].kind != "control":  # a loop's own event spans its body's
                     per_op[ev.name] += ev.duration_ns
                     intervals.append((ev.start_ns, ev.end_ns))
+    before, after, walls = [], [], []
+    for t0, t1 in calls:
+        inside = [(s, e) for s, e in intervals if t0 <= s <= t1]
+        walls.append(t1 - t0)
+        if inside:
+            before.append(min(s for s, _ in inside) - t0)
+            after.append(max(0, t1 - max(e for _, e in inside)))
     by_kind: dict[str, float] = collections.Counter()
     for name, ns in per_op.items():
         by_kind[table[name].kind] += ns / 1e6 / reps
     top = [{"op": n, "kind": table[n].kind, "shape": table[n].shape, "source": table[n].op_name.split("/", 1)[-1],
             "ms": ns / 1e6 / reps} for n, ns in per_op.most_common()]
-    wall = sorted(walls)[len(walls) // 2] * 1e3
-    return Profile(wall_ms=wall, busy_ms=_union_ns(intervals) / 1e6 / reps, by_kind=dict(by_kind), top=top)
+    mean_ms = lambda v: sum(v) / len(v) / 1e6 if v else 0.0
+    return Profile(wall_ms=mean_ms(walls), busy_ms=_union_ns(intervals) / 1e6 / reps, before_ms=mean_ms(before),
+                   after_ms=mean_ms(after), by_kind=dict(by_kind), top=top, faulted_mb=faulted_mb,
+                   system_ms=system_ms)

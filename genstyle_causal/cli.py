@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -80,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    command = COMMANDS[args.command]
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning(args.command)
+        return _run(COMMANDS[args.command], args)
+
+
+def _run(command: Command, args) -> int:
+    """Run one command: an expected failure prints one line and returns 2."""
     try:
         cfg = None
         if command.config is not None:
@@ -92,12 +99,38 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(to_dict(cfg), indent=2))
                 return 0
         return command.run(args, cfg)
-    except (GenstyleError, FileNotFoundError) as e:
-        print(f"genstyle-causal {args.command}: error: {e}", file=sys.stderr)
+    except (GenstyleError, OSError, MemoryError) as e:
+        print(f"genstyle-causal {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"genstyle-causal {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of an expected failure on one line (an ``OSError`` names its file)."""
+    if isinstance(e, GenstyleError):
+        text = str(e) or type(e).__name__
+    elif isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    elif isinstance(e, MemoryError):
+        text = f"out of memory{': ' + str(e) if str(e) else ''} (lower the sizes in the configuration)"
+    else:
+        text = str(e) or type(e).__name__
+    return " ".join(text.split())
+
+
+def _one_line_warning(command: str):
+    """A ``warnings.showwarning`` that prints the package's warnings (e.g. a skipped damaged checkpoint) as one
+    line each, and drops those of dependencies."""
+
+    package = str(Path(__file__).resolve().parent)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if str(Path(filename).resolve()).startswith(package):  # dependencies' warnings would break the one line
+            print(f"genstyle-causal {command}: warning: {_one_line(Warning(message))}", file=file or sys.stderr)
+
+    return show
 
 
 # -- the commands -----------------------------------------------------------------------
@@ -112,8 +145,11 @@ def _out(help: str, default: Path | None = None):
 
 def _demo(args, cfg) -> int:
     from .demo import run_demo
+    from .rundir import check_run_directory, open_run
 
-    report = run_demo(cfg, args.out)
+    check_run_directory(args.out, "demo", type(cfg))
+    with open_run(args.out, keep=lambda p: (p / "report.json").is_file()):
+        report = run_demo(cfg, args.out)
     print(f"report: {report.html_path.resolve()}")
     return 0
 
@@ -202,8 +238,11 @@ def _study(args, cfg) -> int:
 
 def _report(args, cfg) -> int:
     from .report import Report
+    from .rundir import open_run
 
-    rep = Report.load(args.run_dir)
+    rep = Report.load(args.run_dir)  # reads and checks everything first
+    with open_run(args.run_dir, keep=lambda p: True):
+        rep.render()
     print(f"report: {rep.html_path.resolve()}")
     return 0
 

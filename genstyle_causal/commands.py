@@ -9,6 +9,7 @@ prints) and a run directory, and writes config, checkpoints, logs, figures,
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -18,11 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import from_dict, read_file, to_dict
+from .config import MAX_SEED, MAX_STEPS, bounded, from_dict, read_file, to_dict
+from .data.images import DEFAULT_MAX_PIXELS
 from .errors import CheckpointError, ConfigError
 from .io import read_jsonl
 from .registry import (MODELS, GENERATORS, Trained, audit_dataset, check_fits, check_generator, factory_generator,
                        find_model)
+from .rundir import check_run_directory, open_run
 from .sections import MetricsSection, metrics_section
 
 OUTCOMES = ("auto", "readout", "probe")
@@ -65,12 +68,12 @@ class _TrainRun:
 
     model: str = "vae"
     dataset: str = "dsprites"
-    image_size: int = 64
-    steps: int = 3000
-    batch_size: int = 64
-    seed: int = 0
-    steps_per_call: int = 50
-    checkpoint_every: int = 500
+    image_size: int = bounded(64, 8, 4096)
+    steps: int = bounded(3000, 1, MAX_STEPS)
+    batch_size: int = bounded(64, 1)
+    seed: int = bounded(0, 0, MAX_SEED)
+    steps_per_call: int = bounded(50, 1, MAX_STEPS)
+    checkpoint_every: int = bounded(500, 0, MAX_STEPS)
 
     def __post_init__(self):
         find_model(self.model)
@@ -133,18 +136,18 @@ class AuditRunConfig:
     run: str = ""
     dataset: str = ""
     data: str = ""
-    image_size: int = 64
+    image_size: int = bounded(64, 8, 4096)
     outcome: str = "auto"
     probe: str = ""
-    probe_steps: int = 1500
-    probe_batch_size: int = 64
-    seed: int = 0
-    samples: int = 256
-    bootstrap: int = 500
-    traversal_values: int = 7
+    probe_steps: int = bounded(1500, 1, MAX_STEPS)
+    probe_batch_size: int = bounded(64, 1)
+    seed: int = bounded(0, 0, MAX_SEED)
+    samples: int = bounded(256, 2)
+    bootstrap: int = bounded(500, 1)
+    traversal_values: int = bounded(7, 1)
     graph: str = "direct"
     statistic: str = "contrast"
-    min_effect: float = 0.0
+    min_effect: float = bounded(0.0, 0.0)
     metrics: MetricsSection = dataclasses.field(default_factory=MetricsSection)
 
     def __post_init__(self):
@@ -189,20 +192,22 @@ class StylizeConfig:
         processed in tiles (gatys: first at the largest size that fits, then refined in tiles).
       tiling: false: refuse images over the limit instead (exit 2).
       seed: seeds the Gatys initial noise.
+      max_pixels: largest image (width × height) read; bigger ones are refused before loading.
     """
 
     method: str = "gatys"
     features: str = "vgg16"
-    steps: int = 200
-    size: int = 0
-    style_size: int = 0
+    steps: int = bounded(200, 1, MAX_STEPS)
+    size: int = bounded(0, 0)
+    style_size: int = bounded(0, 0)
     preserve_colour: bool = False
     weights: str = ""
-    alpha: float = 1.0
-    style_mix: tuple[float, ...] = ()
+    alpha: float = bounded(1.0, 0.0, 1.0)
+    style_mix: tuple[float, ...] = bounded((), 0.0)
     memory_limit_gb: float = 4.0
     tiling: bool = True
-    seed: int = 0
+    seed: int = bounded(0, 0, MAX_SEED)
+    max_pixels: int = bounded(DEFAULT_MAX_PIXELS, 1)
 
     def __post_init__(self):
         from .models.style.stylize import FEATURES, METHODS
@@ -216,44 +221,136 @@ class StylizeConfig:
 # -- train ------------------------------------------------------------------------------
 
 
+#: Train keys a resumed run may change; every other key fixes the trajectory.
+RESUMABLE_KEYS = ("steps", "checkpoint_every")
+
+
+def check_train(cfg: TrainRunConfig, outdir: Path) -> None:
+    """Everything ``train`` needs, checked before it writes anything.
+
+    The folder must be writable and hold no other command's run; a run there must be resumable with
+    ``cfg`` (same trajectory keys, ``steps`` not below what is done, an intact checkpoint, readable files);
+    the predicted memory must fit.
+    """
+    from .train.checkpoint import saved_steps
+
+    check_run_directory(outdir, "train")
+    saved = outdir / RUN_FILE
+    if saved.is_file():
+        _check_resume(cfg, outdir, saved)
+    elif saved_steps(outdir / "checkpoints"):
+        raise CheckpointError(f"{outdir} holds checkpoints but no {RUN_FILE}; not a train run to resume")
+    check_memory(find_model(cfg.model).check(cfg), f"training the {cfg.model} (batch_size={cfg.batch_size}, "
+                 f"image_size={cfg.image_size})")
+
+
+def _check_resume(cfg: TrainRunConfig, outdir: Path, saved: Path) -> None:
+    from .train import TrainConfig
+    from .train.checkpoint import newest_intact
+
+    try:
+        old = to_dict(from_dict(TrainRunConfig, read_file(saved)))
+    except ConfigError as e:
+        raise ConfigError(f"cannot resume {outdir}: {e}") from None
+    for key, (was, now) in _changes(old, to_dict(cfg)).items():
+        if key not in RESUMABLE_KEYS:
+            raise ConfigError(f"cannot resume {outdir} with {key}={now!r}: the run has {key}={was!r} (only "
+                              f"{', '.join(RESUMABLE_KEYS)} may change; use a new --out for another run)")
+    step, skipped = newest_intact(outdir / "checkpoints")
+    if skipped and step is None:
+        raise CheckpointError(f"no intact checkpoint in {outdir / 'checkpoints'}: {'; '.join(skipped)}")
+    if cfg.steps < (step or 0):
+        raise ConfigError(f"cannot resume {outdir} with steps={cfg.steps}: {step} steps are done already")
+    read_jsonl(outdir / "metrics.jsonl")  # a damaged log (other than a torn last line) is refused here
+    loop_config = outdir / "config.json"
+    try:
+        TrainConfig.load(loop_config)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"cannot resume {outdir}: {loop_config.name} is damaged ({type(e).__name__}: {e}); "
+                              "restore it, or remove it to resume from train.json alone") from None
+
+
+def _changes(old: dict, new: dict, where: str = "") -> dict:
+    """``{dotted key: (old, new)}`` of the values that differ between two nested config dicts."""
+    out = {}
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(_changes(a, b, f"{where}{k}."))
+        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            out[where + k] = (a, b)
+    return out
+
+
+def check_memory(needed: int, what: str) -> None:
+    """Refuse a job whose predicted memory exceeds what the machine has available."""
+    available = available_memory()
+    if needed and available and needed > available:
+        raise ConfigError(f"{what} needs about {needed / 2**30:.1f} GiB of memory; this machine has "
+                          f"{available / 2**30:.1f} GiB available (lower batch_size, image_size or model sizes)")
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (Linux MemAvailable; else physical memory; 0: unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _has_checkpoint(run: Path) -> bool:
+    from .train.checkpoint import saved_steps
+
+    return bool(saved_steps(run / "checkpoints"))
+
+
 def run_train(cfg: TrainRunConfig, outdir: str | Path):
-    """Train one model into ``outdir`` (resuming what is there); returns ``(report, steps done)``."""
+    """Train one model into ``outdir`` (resuming what is there); returns ``(report, steps done)``.
+
+    Nothing is written before :func:`check_train` passes; the report is written only after training,
+    so a failed call leaves the previous one in place.
+    """
     from .io import atomic_write_json
-    from .report import Report
-    from .train import Checkpoints
+    from .report import Report, image_grid, loss_curves
+    from .train.checkpoint import newest_intact
 
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(outdir / RUN_FILE, to_dict(cfg))
+    check_train(cfg, outdir)
     what = "on styleshapes and sample photos" if cfg.model == "adain" else f"on {cfg.dataset}"
-    rep = Report(outdir, f"genstyle_causal train: {cfg.model} {what}")
-    rep.text(f"Configuration: `{outdir / RUN_FILE}`; resume or extend with "
-             f"`genstyle-causal train --out {outdir} [--set steps=N]`.")
-    print(f"[1/2] training {cfg.model} {what} for {cfg.steps} steps", flush=True)
-    t0 = time.perf_counter()
-    trained = MODELS[cfg.model].train(cfg, outdir)
-    seconds = time.perf_counter() - t0
-    ckpt = Checkpoints(outdir / "checkpoints")
-    done = ckpt.latest_step or 0
-    ckpt.close()
-    print("[2/2] writing the report", flush=True)
-    log = read_jsonl(outdir / "metrics.jsonl")
-    train_log = [r for r in log if not any(k.startswith("eval/") for k in r)]
-    names = [k for k in (train_log[-1] if train_log else {}) if k != "step"]
-    from .report import image_grid, loss_curves
-
-    rep.section("Training curves")
-    rep.figure(loss_curves({k: [r[k] for r in train_log] for k in names}, steps=[r["step"] for r in train_log]),
-               "loss", "Training metrics from `metrics.jsonl` (the whole run, also across resumes).")
-    rep.table([{"step": done, **{k: train_log[-1][k] for k in names}}] if train_log else [],
-              caption=f"last logged values; {done} of {cfg.steps} steps done, this call took {seconds:.0f} s")
-    gen = trained.generator
-    if gen is not None and done:
-        samples = np.asarray(_generate(gen, gen.sample_latent(jax.random.key(cfg.seed + 1), 16))).reshape(
-            (2, 8) + tuple(trained.data.image_shape))
-        rep.figure(image_grid(samples), "samples", f"Images generated from 16 prior samples of the {cfg.model}.")
-    rep.add_results(model=cfg.model, dataset=cfg.dataset, steps_done=done, steps=cfg.steps, seconds=seconds,
-                    final=train_log[-1] if train_log else {})
+    with open_run(outdir, keep=_has_checkpoint):
+        atomic_write_json(outdir / RUN_FILE, to_dict(cfg))
+        print(f"[1/2] training {cfg.model} {what} for {cfg.steps} steps", flush=True)
+        t0 = time.perf_counter()
+        trained = MODELS[cfg.model].train(cfg, outdir)
+        seconds = time.perf_counter() - t0
+        done = newest_intact(outdir / "checkpoints")[0] or 0
+        print("[2/2] writing the report", flush=True)
+        log = read_jsonl(outdir / "metrics.jsonl")
+        train_log = [r for r in log if not any(k.startswith("eval/") for k in r)]
+        names = [k for k in (train_log[-1] if train_log else {}) if k != "step"]
+        rep = Report(outdir, f"genstyle_causal train: {cfg.model} {what}")
+        rep.text(f"Configuration: `{outdir / RUN_FILE}`; resume or extend with "
+                 f"`genstyle-causal train --out {outdir} [--set steps=N]`.")
+        rep.section("Training curves")
+        rep.figure(loss_curves({k: [r[k] for r in train_log] for k in names}, steps=[r["step"] for r in train_log]),
+                   "loss", "Training metrics from `metrics.jsonl` (the whole run, also across resumes).")
+        rep.table([{"step": done, **{k: train_log[-1][k] for k in names}}] if train_log else [],
+                  caption=f"last logged values; {done} of {cfg.steps} steps done, this call took {seconds:.0f} s")
+        gen = trained.generator
+        if gen is not None and done:
+            samples = np.asarray(_generate(gen, gen.sample_latent(jax.random.key(cfg.seed + 1), 16))).reshape(
+                (2, 8) + tuple(trained.data.image_shape))
+            rep.figure(image_grid(samples), "samples", f"Images generated from 16 prior samples of the {cfg.model}.")
+        rep.add_results(model=cfg.model, dataset=cfg.dataset, steps_done=done, steps=cfg.steps, seconds=seconds,
+                        final=train_log[-1] if train_log else {})
     return rep, done
 
 
@@ -311,16 +408,27 @@ def _load_probe(path: str | Path):
 
 
 def run_audit(cfg: AuditRunConfig, outdir: str | Path):
-    """Audit a generator (a dataset oracle or a trained model) into ``outdir``; returns the report."""
+    """Audit a generator (a dataset oracle or a trained model) into ``outdir``; returns the report.
+
+    The generator and probe are loaded (read only) before anything is written; ``outdir`` must not be a
+    train run (audit into a sub-folder of it instead).
+    """
     from .io import atomic_write_json
-    from .report import Report
 
     outdir = Path(outdir)
-    print(f"[1/4] loading the {cfg.generator} generator", flush=True)
-    subject = load_generator(cfg)  # before anything is written: a bad generator leaves the run directory as it was
-    outdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(outdir / "config.json", to_dict(cfg))
+    check_run_directory(outdir, "audit", AuditRunConfig)
     key = jax.random.key(cfg.seed)
+    print(f"[1/4] loading the {cfg.generator} generator", flush=True)
+    subject = load_generator(cfg)
+    probe = _load_probe(cfg.probe) if cfg.probe and cfg.outcome != "readout" else None
+    with open_run(outdir, keep=lambda p: (p / "results.json").is_file()):
+        atomic_write_json(outdir / "config.json", to_dict(cfg))
+        return _audit(cfg, outdir, key, subject, probe)
+
+
+def _audit(cfg: AuditRunConfig, outdir: Path, key, subject: Trained, probe):
+    from .report import Report
+
     gen, data = subject.generator, subject.data
     rep = Report(outdir, f"genstyle_causal audit: {gen.name} against {data.name}")
     rep.text(f"Configuration: `{outdir / 'config.json'}`" + (f"; generator from `{cfg.run}`." if cfg.run else "."))
@@ -328,8 +436,8 @@ def run_audit(cfg: AuditRunConfig, outdir: str | Path):
     print(f"[2/4] outcome: {kind}", flush=True)
     if kind == "readout":
         outcome = data  # audit() reads a dataset through its analytic readout (and knows its true graph)
-    elif cfg.probe:
-        outcome = _load_probe(cfg.probe)
+    elif probe is not None:
+        outcome = probe
     else:
         from .models.probe import train_probe
 
@@ -402,22 +510,29 @@ def _audit_section(rep, cfg: AuditRunConfig, gen, data, outcome, key):
 
 
 def run_stylize(cfg: StylizeConfig, content: str | Path, styles, out: str | Path) -> Path:
-    """Stylise ``content`` with ``styles`` into the image file ``out``; returns its path."""
+    """Stylise ``content`` with ``styles`` into the image file ``out``; returns its path.
+
+    The output path, the weights and every image (within ``cfg.max_pixels``) are checked and loaded
+    before the work starts.
+    """
+    from .data.images import check_image_output, load_image
     from .models.style import GatysConfig, stylize
     from .models.style.stylize import extractor_named
 
+    check_image_output(out)
     weights = Path(cfg.weights) if cfg.weights else None
     if weights is not None and cfg.method == "adain" and weights.is_dir():
         weights = weights / MODELS["adain"].ships
     if weights is not None and not weights.is_file():
         raise CheckpointError(f"weights file not found: {weights}")
+    content_image = load_image(content, cfg.size or None, max_pixels=cfg.max_pixels)
+    style_images = [load_image(s, cfg.style_size or None, max_pixels=cfg.max_pixels) for s in styles]
     gatys = cfg.method == "gatys"
     what = (f"{cfg.features if weights is None else weights.name} features, {cfg.steps} optimisation steps" if gatys
             else f"decoder {weights.name if weights else '(shipped)'}")
     print(f"[stylize] {cfg.method}: {Path(content).name} with {', '.join(Path(s).name for s in styles)}; {what}",
           flush=True)
-    stylize(content, list(styles), out_path=out, method=cfg.method, size=cfg.size or None,
-            style_size=cfg.style_size or None, weights=weights if gatys else None,
+    stylize(content_image, style_images, out_path=out, method=cfg.method, weights=weights if gatys else None,
             extractor=extractor_named(cfg.features) if gatys else None,
             model=weights if not gatys else None, alpha=cfg.alpha, style_mix=cfg.style_mix or None,
             preserve_colour=cfg.preserve_colour, config=GatysConfig(steps=cfg.steps),

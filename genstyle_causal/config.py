@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any, Iterable, TypeVar
 from .errors import ConfigError
 
 T = TypeVar("T")
+
+#: Largest seed: seeds stay within int32 (PRNG keys, and seeds derived as ``seed + 1``).
+MAX_SEED = 2**31 - 2
+#: Largest step count: the training step counter is an int32.
+MAX_STEPS = 2**31 - 1
 
 
 def flat_keys(cls) -> dict[str, Any]:
@@ -36,8 +42,39 @@ def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
+def bounded(default, low=None, high=None):
+    """A config field whose value (each item, for tuples) must lie in ``[low, high]``; :func:`from_dict` checks it."""
+    return dataclasses.field(default=default, metadata={"low": low, "high": high})
+
+
+def check_values(config, *, where: str = "") -> None:
+    """Check every field of a config dataclass against its type (booleans are not numbers, floats are finite)
+    and its :func:`bounded` range; raises :class:`ConfigError` naming the dotted key."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, key, t = getattr(config, f.name), where + f.name, hints[f.name]
+        if dataclasses.is_dataclass(t):
+            continue  # checked when it was built
+        items = value if typing.get_origin(t) in (tuple, list) and isinstance(value, (tuple, list)) else (value,)
+        for v in items:
+            _check_value(v, key, f.metadata.get("low"), f.metadata.get("high"))
+
+
+def _check_value(v, key: str, low, high) -> None:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"config key {key!r} must be a finite number; got {v!r}")
+    if low is not None and not v >= low:
+        raise ConfigError(f"config key {key!r} must be >= {low}; got {v!r}")
+    if high is not None and not v <= high:
+        raise ConfigError(f"config key {key!r} must be <= {high}; got {v!r}")
+
+
 def from_dict(cls: type[T], data: dict, *, where: str = "") -> T:
-    """Build ``cls`` from nested plain data; unknown keys raise :class:`ConfigError` listing the valid ones."""
+    """Build ``cls`` from nested plain data; unknown keys raise :class:`ConfigError` listing the valid ones,
+    values are converted to the field types and checked by :func:`check_values`."""
+    if not isinstance(data, dict):
+        what = f"section {where[:-1]!r}" if where else "file"
+        raise ConfigError(f"config {what} must be a table of keys; got {type(data).__name__} {data!r:.60}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -48,33 +85,49 @@ def from_dict(cls: type[T], data: dict, *, where: str = "") -> T:
         t = hints[name]
         kwargs[name] = from_dict(t, value, where=f"{where}{name}.") if dataclasses.is_dataclass(t) else _coerce(
             value, t, where + name)
-    return cls(**kwargs)
+    config = cls(**kwargs)
+    check_values(config, where=where)
+    return config
 
 
 def read_file(path: str | Path) -> dict:
-    """Read a TOML, JSON or YAML config file into nested plain data."""
+    """Read a TOML, JSON or YAML config file into nested plain data (a table of keys at the top)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
+    if path.suffix not in (".toml", ".json", ".yaml", ".yml"):
+        raise ConfigError(f"config file {path} must end in .toml, .json, .yaml or .yml")
     try:
-        if path.suffix == ".toml":
-            import tomllib
-
-            return tomllib.loads(text)
-        if path.suffix == ".json":
-            return json.loads(text)
-        if path.suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ConfigError(f"reading {path} needs PyYAML (pip install pyyaml), or use TOML/JSON") from None
-            return yaml.safe_load(text) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = _parse(text, path.suffix)
     except ConfigError:
         raise
     except Exception as e:  # each parser has its own error type
         raise ConfigError(f"cannot parse config file {path}: {e}") from None
-    raise ConfigError(f"config file {path} must end in .toml, .json, .yaml or .yml")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table of keys at the top; got {type(data).__name__}")
+    return data
+
+
+def _parse(text: str, suffix: str):
+    if suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python < 3.11: the same parser, packaged as tomli
+            import tomli as tomllib
+        return tomllib.loads(text)
+    if suffix == ".json":
+        return json.loads(text)
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError("reading YAML config files needs PyYAML (pip install pyyaml), or use TOML/JSON") from None
+    return {} if (data := yaml.safe_load(text)) is None else data
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], cls) -> dict:
@@ -129,17 +182,23 @@ def _coerce(value, t, key: str):
         (inner, *_) = typing.get_args(t) or (str,)
         items = value.split(",") if isinstance(value, str) else list(value)
         return origin(_coerce(v.strip() if isinstance(v, str) else v, inner, key) for v in items if v != "")
+    if isinstance(value, (dict, list)) or (isinstance(value, bool) and t is not bool):
+        raise ConfigError(f"config key {key!r} expects {getattr(t, '__name__', t)}; got {value!r}")
     try:
         if t is bool:
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
                 return value.lower() in ("true", "1", "yes")
-            return bool(value)
+            if not isinstance(value, bool):
+                raise TypeError(value)
+            return value
+        if t is str and not isinstance(value, str):
+            raise TypeError(value)
         if t in (int, float, str):
-            if t is int and isinstance(value, float) and not value.is_integer():
+            if t is int and isinstance(value, float):  # a float is not an int, even 1e20
                 raise ValueError(value)
             return t(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"config key {key!r} expects {t.__name__}; got {value!r}") from None
     return value

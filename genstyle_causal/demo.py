@@ -326,6 +326,8 @@ def _style(rep, cfg, key, state, outdir):
     read = data.readout()
     base, swapped = np.asarray(read(rows[0])), np.asarray(read(rows[2]))
     moved = np.abs(swapped - base).mean(axis=0)
+    groups = dict(read.groups)
+    state["style_swap"] = {g: {read.names[j]: float(moved[j]) for j in groups[g]} for g in ("content", "style")}
     rep.table([{"readout": n, "mean |change| under SwapStyle": float(v)} for n, v in zip(read.names, moved)],
               caption="content readouts (area, x, y) stay; style readouts (hue, background) move")
     size = cfg.style.gatys_size
@@ -371,4 +373,10 @@ def _findings(rep, cfg, state) -> None:
                             f"structural Hamming distance {p['shd']}"))
         checks.append(check("pendulum: DoWhy backdoor estimate agrees with the generator's do-effect", p["agree"],
                             f"{p['estimate']:.3f} vs {p['interventional']:.3f}"))
+    if "style_swap" in state:
+        content, style = state["style_swap"]["content"], state["style_swap"]["style"]
+        checks.append(check("styleshapes oracle: SwapStyle moves only the style readouts",
+                            max(content.values()) == 0 and min(style.values()) > 0,
+                            "largest content change " + f"{max(content.values()):.3g}, smallest style change "
+                            f"{min(style.values()):.3g} (mean |change| per readout)"))
     rep.findings(tables=tables, checks=checks)

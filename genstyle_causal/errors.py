@@ -24,6 +24,10 @@ class ImageFileError(GenstyleError, OSError):
     """An image file is missing, unreadable or corrupt."""
 
 
+class ImageTooLargeError(ImageFileError):
+    """An image declares more pixels than the configured limit (``max_pixels``), e.g. a decompression bomb."""
+
+
 class EmptyFolderError(GenstyleError, FileNotFoundError):
     """A folder holds no image files."""
 
@@ -57,6 +61,18 @@ class WeightsError(GenstyleError, ValueError):
 
 class CheckpointError(GenstyleError, OSError):
     """A checkpoint is missing, corrupt or belongs to another configuration."""
+
+
+class RunFileError(GenstyleError, ValueError):
+    """A file of a run directory (log, saved configuration) is damaged."""
+
+
+class RunInUseError(GenstyleError, OSError):
+    """Another process holds the run directory's lock."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint step was skipped in favour of an older intact one."""
 
 
 class NonFiniteError(GenstyleError, FloatingPointError):

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import jax
 
+from .config import bounded
 from .errors import CheckpointError, ConfigError
 
 
@@ -47,7 +48,8 @@ class ModelEntry:
       name: the ``model=`` value and the name of its options section.
       summary: one line for ``--help``.
       train: ``(run config, run dir) -> Trained``: trains (resuming what the folder holds).
-      check: ``run config -> None``: validates every option without writing or computing anything.
+      check: ``run config -> bytes``: validates every option without writing or training anything;
+        returns the predicted peak memory of training (0: unknown).
       load: ``(run config, run dir) -> Trained`` from the latest checkpoint; ``None``: not auditable.
       options: dataclass of the ``<name>.*`` keys (``None``: none).
       ships: the file a finished run holds besides its checkpoints (e.g. ``probe.npz``), or "".
@@ -56,7 +58,7 @@ class ModelEntry:
     name: str
     summary: str
     train: Callable[[Any, Path], Trained]
-    check: Callable[[Any], None]
+    check: Callable[[Any], int]
     load: Callable[[Any, Path], Trained] | None = None
     options: type | None = None
     ships: str = ""
@@ -168,6 +170,17 @@ def dataset_of(cfg):
     return get_dataset(cfg.dataset, size=cfg.image_size)
 
 
+#: Bytes of XLA temporaries per input pixel-channel of a training step, rounded up from XLA's memory
+#: analysis of the VAE (≈ 620) and GAN (≈ 870) steps at 32² and 64²; a prediction, not a measurement.
+ACTIVATION_BYTES = 1024
+
+
+def activation_bytes(cfg, data) -> int:
+    """Predicted temporaries of one training step on ``cfg.batch_size`` images of ``data``."""
+    h, w, c = data.image_shape
+    return cfg.batch_size * h * w * c * ACTIVATION_BYTES
+
+
 def fitted_model(name: str, summary: str, task: Callable, wrap: Callable, *, options: type | None = None,
                  ships: str = "") -> ModelEntry:
     """An entry for a model trained by :func:`~genstyle_causal.train.fit`.
@@ -188,19 +201,22 @@ def fitted_model(name: str, summary: str, task: Callable, wrap: Callable, *, opt
         state = restore_latest(Path(run) / "checkpoints", t, cfg.seed)
         return dataclasses.replace(wrap(t, state, cfg, data), step=int(state.step))
 
-    def check(cfg) -> None:
-        task(cfg)
+    def check(cfg) -> int:
+        t, _, data = task(cfg)
+        state = jax.eval_shape(t.init, jax.random.PRNGKey(0))
+        return 2 * sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)) + activation_bytes(cfg, data)
 
     return ModelEntry(name, summary, train, check, load, options, ships)
 
 
 def restore_latest(folder: Path, task, seed: int):
-    """The latest checkpoint in ``folder`` as ``task``'s state (nothing is trained)."""
+    """The newest intact checkpoint in ``folder`` as ``task``'s state, read only (the run may be training)."""
     from .train import Checkpoints
+    from .train.checkpoint import saved_steps
 
-    if not folder.is_dir():
+    if not saved_steps(folder):
         raise CheckpointError(f"no checkpoint in {folder}")
-    ckpt = Checkpoints(folder)
+    ckpt = Checkpoints(folder, read_only=True)
     try:
         return ckpt.restore(jax.eval_shape(task.init, jax.random.PRNGKey(seed)))
     finally:
@@ -215,9 +231,9 @@ class VAEOptions:
     """``vae.*``: objective (beta, betatc, factor, dip1, dip2), beta, latent size, Adam learning rate."""
 
     objective: str = "beta"
-    beta: float = 4.0
-    latent: int = 10
-    learning_rate: float = 5e-4
+    beta: float = bounded(4.0, 0.0)
+    latent: int = bounded(10, 1, 65536)
+    learning_rate: float = bounded(5e-4, 0.0)
 
 
 def _vae_task(cfg):
@@ -243,11 +259,11 @@ class GANOptions:
     """``gan.*``: Gaussian noise units, InfoGAN codes (categories per categorical code, continuous count),
     loss (nonsaturating, wgan-gp), width of the networks."""
 
-    noise_dim: int = 16
-    categorical: tuple[int, ...] = ()
-    continuous: int = 0
+    noise_dim: int = bounded(16, 0, 65536)
+    categorical: tuple[int, ...] = bounded((), 2, 65536)
+    continuous: int = bounded(0, 0, 65536)
     loss: str = "nonsaturating"
-    width: int = 32
+    width: int = bounded(32, 1, 4096)
 
 
 def _gan_task(cfg):
@@ -304,27 +320,37 @@ def _train_probe(cfg, outdir: Path) -> Trained:
     return Trained(None, data)
 
 
-def _check_probe(cfg) -> None:
+def _check_probe(cfg) -> int:
     from .models.probe import ProbeConfig
 
-    ProbeConfig().check_image_shape(tuple(dataset_of(cfg).image_shape))
+    data = dataset_of(cfg)
+    ProbeConfig().check_image_shape(tuple(data.image_shape))
+    return activation_bytes(cfg, data)
 
 
 @dataclasses.dataclass(frozen=True)
 class AdaINOptions:
-    """``adain.*``: encoder layer the decoder inverts, style weight λ, Adam learning rate."""
+    """``adain.*``: encoder layer the decoder inverts, content/style/identity loss weights, Adam learning rate."""
 
     layer: str = "relu2_1"
-    style_weight: float = 1.0
-    learning_rate: float = 2e-3
+    content_weight: float = bounded(0.0, 0.0)
+    style_weight: float = bounded(0.0, 0.0)
+    identity_weight: float = bounded(1.0, 0.0)
+    learning_rate: float = bounded(3e-3, 0.0)
 
 
 def _adain_config(cfg):
     from .models.style import AdaINConfig
 
     a = cfg.adain
-    return AdaINConfig(layer=a.layer, style_weight=a.style_weight, learning_rate=a.learning_rate,
-                       image_size=cfg.image_size, batch_size=cfg.batch_size)
+    return AdaINConfig(layer=a.layer, content_weight=a.content_weight, style_weight=a.style_weight,
+                       identity_weight=a.identity_weight, learning_rate=a.learning_rate, image_size=cfg.image_size,
+                       batch_size=cfg.batch_size)
+
+
+def _check_adain(cfg) -> int:
+    _adain_config(cfg)
+    return 2 * cfg.batch_size * cfg.image_size**2 * 3 * ACTIVATION_BYTES  # content and style batches
 
 
 def _train_adain(cfg, outdir: Path) -> Trained:
@@ -341,7 +367,7 @@ register_model(fitted_model("gan", "a DCGAN or InfoGAN", _gan_task, _gan_trained
 register_model(fitted_model("causalvae", "a CausalVAE (concepts = the dataset's factors, e.g. the pendulum's)",
                             _causalvae_task, _causalvae_trained, options=CausalVAEOptions))
 register_model(ModelEntry("probe", "a factor-reading CNN", _train_probe, _check_probe, ships="probe.npz"))
-register_model(ModelEntry("adain", "a style decoder", _train_adain, _adain_config, options=AdaINOptions,
+register_model(ModelEntry("adain", "a style decoder", _train_adain, _check_adain, options=AdaINOptions,
                           ships="adain.npz"))
 
 

@@ -10,6 +10,8 @@ from typing import Callable
 
 import jax
 
+from .config import bounded
+
 
 @dataclasses.dataclass(frozen=True)
 class MetricsSection:
@@ -17,8 +19,8 @@ class MetricsSection:
     ``disentanglement_lib``, see :data:`genstyle_causal.metrics.PROTOCOLS`) with these sizes over it."""
 
     protocol: str = "fast"
-    samples: int = 3000
-    votes: int = 400
+    samples: int = bounded(3000, 2)
+    votes: int = bounded(400, 2)
     dci_estimator: str = "forest"
     names: tuple[str, ...] = ("mig", "dci", "sap", "modularity_explicitness", "factor_vae")
 

@@ -1,4 +1,4 @@
-"""Style and content swaps through the AdaIN generator, scored against the true styleshapes factors.
+"""Style and content swaps through an AdaIN model (or the oracle), scored against the true styleshapes factors.
 
 For pairs (sample A, donor B) of styleshapes renders, ``SwapStyle("features", B)``
 decodes A's content with B's feature statistics (AdaIN) and ``SwapContent`` the
@@ -18,14 +18,16 @@ into factor classes, which are compared with the *true* classes of A and B:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .causal import SwapContent, SwapStyle, bootstrap_mean, intervene, readout
+from .causal import SwapContent, SwapStyle, bootstrap_mean, intervene
 from .data import StyleShapes
+from .generator import Generator
 from .models.style.adain import AdaIN, adain_generator
 
 SWAPS = {"SwapStyle": SwapStyle, "SwapContent": SwapContent}
@@ -38,7 +40,7 @@ def analytic_style_classes(data: StyleShapes) -> tuple[tuple[str, ...], Callable
     circle; background: the mean grey of the background pixels, nearest grid level.
     Both are exact on styleshapes renders.
     """
-    read = readout(data)
+    read = data.readout()
     hue, background = (np.asarray(data.factors[data.factor_index(n)].values, np.float32) for n in ("hue", "background"))
     names = read.names
 
@@ -86,28 +88,33 @@ class SwapScores:
         return out
 
 
-@jax.jit
-def _swapped(generator, z, donor):
-    """Outputs ``(3, n, H, W, 3)``: unswapped (reconstruction), SwapStyle, SwapContent at the encoder's features."""
-    return jnp.stack([intervene(generator, z, None)] + [intervene(generator, z, cls("features", donor))
+@functools.partial(jax.jit, static_argnames="layer")
+def _swapped(generator, z, donor, layer):
+    """Outputs ``(3, n, H, W, 3)``: unswapped, SwapStyle and SwapContent at ``layer``."""
+    return jnp.stack([intervene(generator, z, None)] + [intervene(generator, z, cls(layer, donor))
                                                           for cls in SWAPS.values()])
 
 
-def swap_scores(model: AdaIN, data: StyleShapes, read_classes: Callable[[jax.Array], jax.Array], *,
+def swap_scores(model: AdaIN | Generator, data: StyleShapes, read_classes: Callable[[jax.Array], jax.Array], *,
                 key: jax.Array, factors: tuple[str, ...] | None = None, n: int = 256, num_bootstrap: int = 1000,
                 level: float = 0.95) -> SwapScores:
-    """Score ``SwapStyle``/``SwapContent`` through :func:`adain_generator` against the true factors.
+    """Score ``SwapStyle``/``SwapContent`` against the true factors.
 
-    ``read_classes``: images -> factor classes ``(n, len(factors))`` (e.g.
-    ``probe.predict_classes`` for all factors, or :func:`analytic_style_classes`);
-    ``factors`` names its columns (default: all of ``data``'s factors).
+    ``model``: an :class:`AdaIN` model (swapped at the encoder's ``features`` through
+    :func:`adain_generator`) or ``data``'s oracle (swapped at ``latent``: the known answer,
+    every factor reads as expected). ``read_classes``: images -> factor classes
+    ``(n, len(factors))`` (e.g. ``probe.predict_classes`` for all factors, or
+    :func:`analytic_style_classes`); ``factors`` names its columns (default: all of ``data``'s).
     """
     factors = tuple(data.factor_names) if factors is None else tuple(factors)
     cols = [data.factor_index(f) for f in factors]
     k_a, k_b, k_boot = jax.random.split(key, 3)
     (fa, a), (fb, b) = data.sample(k_a, n), data.sample(k_b, n)
-    generator = adain_generator(model, data.image_shape, data=data)
-    outputs = _swapped(generator, a.reshape(n, -1), b.reshape(n, -1))
+    if isinstance(model, AdaIN):
+        generator, layer, za, zb = adain_generator(model, data.image_shape, data=data), "features", a, b
+    else:
+        generator, layer, za, zb = model, "latent", fa, fb
+    outputs = _swapped(generator, za.reshape(n, -1), zb.reshape(n, -1), layer)
     read = np.stack([np.asarray(read_classes(x)) for x in outputs])  # (3, n, k)
     ca, cb = data.factor_classes(fa)[:, cols], data.factor_classes(fb)[:, cols]
     roles = tuple(data.factors[c].role for c in cols)
@@ -117,12 +124,14 @@ def swap_scores(model: AdaIN, data: StyleShapes, read_classes: Callable[[jax.Arr
         swapped = "style" if iv == "SwapStyle" else "content"
         target = np.where(np.asarray(roles) == swapped, cb, ca)
         agreement[i] = np.mean(read[i + 1] == target, axis=0)
-    # paired effect on "reads the donor's class", over pairs whose classes differ (others carry no information)
-    differ = (ca != cb).astype(np.float32)
+    # paired effect on "reads the donor's class", on the pairs whose classes differ (others carry no information)
     donor_hits = (read == cb[None]).astype(np.float32)
-    diffs = (donor_hits[1:] - donor_hits[:1]) * differ[None] * (n / np.maximum(differ.sum(0), 1.0))
-    effect = bootstrap_mean(jnp.asarray(diffs), k_boot, num_bootstrap=num_bootstrap, level=level)
+    est, low, high = (np.zeros((len(names), len(factors))) for _ in range(3))
+    for j, k in enumerate(jax.random.split(k_boot, len(factors))):
+        differ = ca[:, j] != cb[:, j]
+        diffs = donor_hits[1:, differ, j] - donor_hits[:1, differ, j]  # (swaps, pairs that differ)
+        e = bootstrap_mean(jnp.asarray(diffs)[..., None], k, num_bootstrap=num_bootstrap, level=level)
+        est[:, j], low[:, j], high[:, j] = (np.asarray(v)[:, 0] for v in (e.estimate, e.low, e.high))
     chance = np.asarray([1.0 / len(data.factors[c].values) for c in cols])
     accuracy = np.mean(np.asarray(read_classes(a)) == ca, axis=0)
-    return SwapScores(names, factors, roles, agreement, np.asarray(effect.estimate), np.asarray(effect.low),
-                      np.asarray(effect.high), chance, accuracy, n, level)
+    return SwapScores(names, factors, roles, agreement, est, low, high, chance, accuracy, n, level)

@@ -66,6 +66,7 @@ def test_same_images_as_the_module():
     np.testing.assert_array_equal(GEN(Z), expected)
     np.testing.assert_array_equal(jax.jit(lambda g, z: g(z))(GEN, Z), expected)
     np.testing.assert_allclose(TWIN(Z), expected, atol=1e-6)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(GEN))(jnp.stack([Z, Z])), np.stack([expected, expected]))
     assert GEN.layer_names == ("latent", "up1", "image")
 
 

@@ -1,6 +1,7 @@
 """``audit --set generator=MODULE:FACTORY --set data=FILE``: an outside model and a labelled data file through the CLI."""
 
 import json
+import sys
 import textwrap
 
 import numpy as np
@@ -72,3 +73,12 @@ def test_bad_generators_and_data_files(sets, message, files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message.format(files=files) in err and len(err.strip().splitlines()) == 1
     assert not out.exists()  # nothing written
+
+
+def test_a_module_in_the_current_directory_is_importable(files, monkeypatch):
+    from genstyle_causal.generator import Generator
+    from genstyle_causal.registry import import_factory
+
+    monkeypatch.chdir(files)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(files))])
+    assert isinstance(import_factory("outside_model:make")(), Generator)

@@ -47,11 +47,13 @@ def test_train_writes_a_resumable_run_with_report(vae_run):
 @pytest.mark.slow
 def test_audit_of_a_trained_vae(run_cli, vae_run, tmp_path):
     run_dir, _ = vae_run
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     out = tmp_path / "audit"
     run = run_cli("audit", "--out", str(out), sets=[
         "generator=vae", f"run={run_dir}", "samples=16", "bootstrap=20", "traversal_values=3",
         "metrics.names=mig", "metrics.samples=200"])
     assert run.returncode == 0, run.stderr[-3000:]
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before  # the train run is only read
     assert [line[:5] for line in run.stdout.splitlines() if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
     results = json.loads((out / "results.json").read_text())
     effects = results["audit"]["effects"]

@@ -36,7 +36,8 @@ def test_tiny_demo_writes_a_complete_report(run_cli, tmp_path):
     assert set(results["probe_reliability"]["scores"]) == {"shape", "scale", "orientation", "posX", "posY"}
     box = html[html.index('<section class="findings"'):html.index("</section>")]  # opens the report
     assert html.index('<section class="findings"') < html.index('<h2 id="datasets-with-known-ground-truth">')
-    assert "dSprites oracle read through the probe" in box and "pendulum oracle" in box
+    assert "dSprites oracle read through the probe" in box and "pendulum oracle" in box and "styleshapes oracle" in box
+    assert all(f"<td>{f}</td>" in box for f in ("shape", "scale", "orientation", "posX", "posY"))  # every factor
     assert json.loads((out / "config.json").read_text())["vae"]["steps"] == 20
     rerender = run_cli("report", str(out))  # a finished run's report can be rebuilt from its directory
     assert rerender.returncode == 0 and (out / "report.html").read_text() == html

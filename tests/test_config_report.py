@@ -73,7 +73,7 @@ def test_report_embeds_every_figure_and_survives_partial_runs(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text()) == {"metrics": {"MIG": 0.5}}
     assert not list(tmp_path.glob("**/*.tmp"))
     (tmp_path / "report.html").unlink()
-    again = Report.load(tmp_path)
+    again = Report.load(tmp_path).render()
     assert again.html_path.read_text() == html and again.results == {"metrics": {"MIG": 0.5}}
 
 

@@ -105,6 +105,7 @@ def test_3dshapes_layout_looks_images_up_by_factor(tmp_path):
     ds = load_arrays(tmp_path / "3dshapes.h5")
     assert ds.factor_names == SHAPES3D_FACTORS and ds.factor_sizes == (2,) * 6 and ds.image_shape == (4, 4, 3)
     assert [ds.factor_names[i] for i in ds.style_factors] == ["floor_hue", "wall_hue", "object_hue"]
+    assert [f.kind for f in ds.factors] == ["ordinal"] * 4 + ["categorical", "ordinal"]
     rows = np.array([5, 0, 63, 17])
     np.testing.assert_allclose(np.asarray(ds.render(labels[rows]))[:, 0, 0, 0], 3 * rows / 255.0, rtol=1e-6)
     oracle = ds.oracle()
@@ -180,6 +181,8 @@ def test_unknown_layouts_and_missing_files(tmp_path):
 
 
 def test_generic_npz_layout(tmp_path):
-    np.savez(tmp_path / "mine.npz", images=IMAGES, labels=LABELS, factor_names=np.array(["a", "b"]))
+    masks = np.arange(6)[:, None, None] % 2 == np.ones((6, 4, 4), bool)  # boolean images: white is True
+    np.savez(tmp_path / "mine.npz", images=masks, labels=LABELS, factor_names=np.array(["a", "b"]))
     ds = load_arrays(tmp_path / "mine.npz")
     assert ds.name == "mine" and ds.factor_names == ("a", "b") and ds.factor_sizes == (2, 3)
+    np.testing.assert_array_equal(ds.render(LABELS)[:, 0, 0, 0], [0, 1, 0, 1, 0, 1])

@@ -48,12 +48,12 @@ class NNXForward:
         from flax import nnx
 
         model = nnx.merge(self.graphdef, state)
-        found = [(_path(p), p, m) for p, m in nnx.iter_modules(model)
-                 if p and callable(m) and (paths is None or _path(p) in paths)]  # containers (nnx.List) are not layers
-        parents = {p: m for p, m in nnx.iter_modules(model)}
-        for name, parts, module in found:
-            parent, key = parents[parts[:-1]], parts[-1]
-            tapped = _Tapped(module, name, hook)
+        modules = dict(nnx.iter_modules(model))
+        for parts, module in modules.items():
+            name = _path(parts)
+            if not parts or not callable(module) or (paths is not None and name not in paths):
+                continue  # the root, containers (nnx.List) and untapped layers stay as they are
+            parent, key, tapped = modules[parts[:-1]], parts[-1], _Tapped(module, name, hook)
             if isinstance(key, str) and hasattr(parent, key):
                 setattr(parent, key, tapped)
             else:  # an item of an nnx.List or nnx.Dict

@@ -62,13 +62,15 @@ class TorchRunner:
         lead = h.shape[: h.ndim - len(inner)]
         x = np.asarray(h, np.float32).reshape((-1,) + tuple(inner))
         modules = dict(self.module.named_modules())
+        device = _device(self.module)
         with self.lock, torch.no_grad():
             handles = []
             if start:
-                z = torch.zeros(x.shape[0], self.latent_dim)
-                handles.append(modules[start].register_forward_hook(lambda m, i, o: _to_torch_layout(x)))
+                z = torch.zeros(x.shape[0], self.latent_dim, device=device)
+                h_start = _to_torch_layout(x).to(device)
+                handles.append(modules[start].register_forward_hook(lambda m, i, o: h_start))
             else:
-                z = _to_torch_layout(x)
+                z = _to_torch_layout(x).to(device)
             if stop != IMAGE:
                 handles.append(modules[stop].register_forward_hook(_stop_hook))
             try:
@@ -80,6 +82,11 @@ class TorchRunner:
                     handle.remove()
         y = _to_jax_layout(out).astype(np.float32)
         return y.reshape(lead + y.shape[1:])
+
+
+def _device(module) -> torch.device:
+    """Where the module computes: the device of its parameters (the CPU if it has none)."""
+    return next(iter(module.parameters()), torch.zeros(())).device
 
 
 def _stop_hook(module, inputs, output):
@@ -116,7 +123,7 @@ def torch_generator(
     """A :class:`Generator` from a PyTorch module mapping latents ``(n, latent_dim)`` to images ``(n, C, H, W)``.
 
     Args:
-      module: an ``nn.Module`` in eval mode (``module.eval()``), on the CPU.
+      module: an ``nn.Module`` in eval mode (``module.eval()``), on any device (batches go where its parameters are).
       layers: submodule names to intervene on, in forward order (default: every submodule called once that
         cuts the forward pass, checked numerically on two latents).
       output: a JAX function applied to the images (channels-last), e.g. ``jax.nn.sigmoid``.
@@ -159,7 +166,7 @@ def _record(module, latent_dim: int):
     handles = [m.register_forward_hook(lambda m, i, o, n=n: calls.setdefault(n, []).append(o)) for n, m in named.items()]
     try:
         with torch.no_grad():
-            out = module(torch.zeros(2, latent_dim))
+            out = module(torch.zeros(2, latent_dim, device=_device(module)))
     finally:
         for handle in handles:
             handle.remove()

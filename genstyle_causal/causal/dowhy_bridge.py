@@ -196,7 +196,8 @@ def compare_with_intervention(
     _check_nodes(None, graph, treatment, target)
     frame = samples_frame(generator, outcome, key=k_obs, n=n, names=names) if frame is None else frame
     obs = backdoor_effect(frame, graph, treatment, target, level=level, refuters=refuters, num_simulations=num_simulations)
-    naive = backdoor_effect(frame, nx.DiGraph([(treatment, target)]), treatment, target, level=level, refuters=())
+    naive = backdoor_effect(frame[[treatment, target]], nx.DiGraph([(treatment, target)]), treatment, target, level=level,
+                            refuters=())
     slope: Effect = interventional_slope(generator, outcome, unit, key=k_do, n=n_do, level=level)
     j = columns.index(target)
     return Comparison(obs, naive, float(slope.estimate[j]), float(slope.low[j]), float(slope.high[j]))

@@ -33,7 +33,8 @@ from .base import Factor, GroundTruthData, Role
 
 #: Factor columns of the public dSprites ``latents_values`` (Matthey et al. 2017).
 DSPRITES_FACTORS = ("color", "shape", "scale", "orientation", "posX", "posY")
-#: Factor columns of the public 3D Shapes ``labels`` (Burgess & Kim 2018); the hues are style, the rest content.
+#: Factor columns of the public 3D Shapes ``labels`` (Burgess & Kim 2018); the hues are style, the rest content;
+#: shape is categorical (its values are class indices).
 SHAPES3D_FACTORS = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
 SHAPES3D_ROLES: tuple[Role, ...] = ("style", "style", "style", "content", "content", "content")
 
@@ -44,11 +45,11 @@ class ArrayDataset(GroundTruthData):
 
     Args:
       images: any array with ``shape``, ``dtype`` and integer-array indexing (numpy array,
-        ``np.memmap``, ``h5py.Dataset``); integer pixels are divided by ``max_value``.
+        ``np.memmap``, ``h5py.Dataset``); pixels are divided by ``max_value``.
       labels: factor values ``(N, k)``, each on its factor's grid (within 1e-6 of the range).
       specs: one discrete :class:`Factor` per label column, in column order.
-      title: the dataset's name in reports (``dsprites`` also selects the probe's rotation symmetries).
-      max_value: the pixel value of white (default: the dtype's maximum for integers, 1 for floats).
+      title: the dataset's name in reports.
+      max_value: the pixel value of white (default: the dtype's maximum for integers, 1 for floats and booleans).
 
     The labels must cover the grid exactly once: fixed-factor sampling draws the
     other factors independently, so every combination needs its image.
@@ -69,7 +70,7 @@ class ArrayDataset(GroundTruthData):
         object.__setattr__(self, "_rows_of_codes", _row_table(codes, specs))
         if self.max_value is None:
             dtype = np.dtype(self.images.dtype)
-            white = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+            white = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0  # floats and booleans: 1
             object.__setattr__(self, "max_value", white)
 
     # identity semantics: two datasets are the same only if they are the same object (jit caches by it)
@@ -142,8 +143,8 @@ def _check_images(images) -> tuple[int, ...]:
     shape, dtype = getattr(images, "shape", None), getattr(images, "dtype", None)
     if shape is None or dtype is None or len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3)):
         raise ShapeError(f"images must be an array (N, H, W) or (N, H, W, C) with C in (1, 3); got shape {shape}")
-    if not (np.issubdtype(np.dtype(dtype), np.integer) or np.issubdtype(np.dtype(dtype), np.floating)):
-        raise ShapeError(f"images must be numeric (integer or float pixels); got dtype {dtype}")
+    if not any(np.issubdtype(np.dtype(dtype), t) for t in (np.bool_, np.integer, np.floating)):
+        raise ShapeError(f"images must be numeric (boolean, integer or float pixels); got dtype {dtype}")
     return tuple(int(d) for d in shape)
 
 
@@ -306,7 +307,8 @@ def load_3dshapes(path: str | Path) -> ArrayDataset:
     if missing:
         raise DataFileError(f"{path} has no dataset {missing[0]!r} (3D Shapes layout: 'images' (N, 64, 64, 3), "
                             f"'labels' (N, 6)); it holds {sorted(f.keys())}")
-    like = {name: Factor(name, (), role) for name, role in zip(SHAPES3D_FACTORS, SHAPES3D_ROLES)}
+    like = {name: Factor(name, (), role, kind="categorical" if name == "shape" else "ordinal")
+            for name, role in zip(SHAPES3D_FACTORS, SHAPES3D_ROLES)}
     return from_grid_labels(f["images"], f["labels"][()], SHAPES3D_FACTORS, like=like, title="3dshapes")
 
 

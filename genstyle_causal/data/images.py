@@ -10,30 +10,89 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import EmptyFolderError, ImageFileError, ShapeError
+from ..errors import EmptyFolderError, ImageFileError, ImageTooLargeError, ShapeError
+from ..io import check_writable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SAMPLE_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "brick", "grass", "gravel", "waves")
 
 
-def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
+#: Default pixel limit (width × height) of :func:`load_image`: 40 Mpixel, 480 MB as float32 RGB.
+DEFAULT_MAX_PIXELS = 40_000_000
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def load_image(path: str | Path, size: int | tuple[int, int] | None = None, *,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """One image as float32 ``(H, W, 3)`` RGB in [0, 1], resized to ``size`` ((h, w) or square) if given.
 
+    Conversions are explicit: 16-bit greyscale (and 32-bit integer) images are scaled by 1/65535, float
+    images are clipped to [0, 1], greyscale is repeated into RGB, and transparent pixels are composited
+    onto white. An image whose header declares more than ``max_pixels`` pixels is refused before it is
+    decoded (:class:`ImageTooLargeError`), which also stops decompression bombs.
     Raises :class:`ImageFileError` naming the file if it is missing, unreadable or corrupt.
     """
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im.load()
-            im = im.convert("RGB")
-            if size is not None:
-                h, w = (size, size) if isinstance(size, int) else size
-                im = im.resize((int(w), int(h)), Image.Resampling.LANCZOS)
-            return np.asarray(im, dtype=np.float32) / 255.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below is ours
+            with Image.open(path) as im:
+                _check_pixels(path, im.size, max_pixels)
+                im.load()
+                channel = _as_8bit_rgb_or_grey_float(im)
+        if size is not None:
+            h, w = (size, size) if isinstance(size, int) else size
+            channel = channel.resize((int(w), int(h)), Image.Resampling.LANCZOS)
+        if channel.mode == "RGB":
+            return np.asarray(channel, dtype=np.float32) / 255.0
+        grey = np.clip(np.asarray(channel, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(grey[..., None], 3, -1)
+    except ImageFileError:
+        raise
     except FileNotFoundError:
         raise ImageFileError(f"image file not found: {path}") from None
+    except IsADirectoryError:
+        raise ImageFileError(f"image path is a folder, not a file: {path}") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"image {path} declares more pixels than Pillow's safety limit "
+                                 f"(a decompression bomb?); refused before decoding") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageFileError(f"cannot read image file {path}: {e}") from None
+
+
+def _check_pixels(path: Path, wh: tuple[int, int], max_pixels: int) -> None:
+    w, h = wh
+    if w * h > max_pixels:
+        raise ImageTooLargeError(f"image {path} is {w}×{h} = {w * h / 1e6:.1f} Mpixel, more than the limit of "
+                                 f"{max_pixels / 1e6:.1f} Mpixel (max_pixels; raise it if you trust the file)")
+
+
+def _as_8bit_rgb_or_grey_float(im: Image.Image) -> Image.Image:
+    """An ``RGB`` image, or a greyscale ``F`` image in [0, 1] for 16-bit and float files (see :func:`load_image`)."""
+    if im.mode in _SIXTEEN_BIT:
+        return Image.fromarray((np.asarray(im, dtype=np.float64) / 65535.0).astype(np.float32))
+    if im.mode == "F":
+        return im
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def check_image_output(path: str | Path) -> Path:
+    """Check, before any work, that an image can be written to ``path``: a suffix Pillow can write, and a
+    writable place that is not a folder. Raises :class:`ImageFileError` naming the path."""
+    path = Path(path)
+    formats = Image.registered_extensions()
+    fmt = formats.get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        writable = sorted(e for e, f in formats.items() if f in Image.SAVE and e in IMAGE_SUFFIXES)
+        raise ImageFileError(f"output image {path} needs a suffix naming a format to write; valid: {writable}")
+    try:
+        check_writable(path)
+    except OSError as e:
+        raise ImageFileError(f"cannot write output image {path}: {e}") from None
+    return path
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -52,6 +111,7 @@ def load_images(
     size: int | tuple[int, int] | None = None,
     *,
     skip_bad: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[np.ndarray, list[Path]]:
     """Load a folder or a list of files into ``(n, H, W, 3)`` float32, with the paths loaded.
 
@@ -65,7 +125,7 @@ def load_images(
     images, loaded = [], []
     for p in paths:
         try:
-            images.append(load_image(p, size))
+            images.append(load_image(p, size, max_pixels=max_pixels))
             loaded.append(p)
         except ImageFileError as e:
             if not skip_bad:

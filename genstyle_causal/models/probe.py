@@ -29,7 +29,6 @@ import functools
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +40,7 @@ from flax import nnx
 
 from ..data.base import GroundTruthData
 from ..errors import CheckpointError, ConfigError, ShapeError
+from ..io import atomic_path
 from ..train import TrainConfig, TrainState, apply_optimizer, fit
 from .layers import Down
 
@@ -340,15 +340,8 @@ class Probe:
             "heads": [dataclasses.asdict(h) for h in self.heads],
         }
         arrays = {jax.tree_util.keystr(p): np.asarray(v) for p, v in jax.tree_util.tree_leaves_with_path(self.params)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, __meta__=np.asarray(json.dumps(meta)), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, __meta__=np.asarray(json.dumps(meta)), **arrays)
         return path
 
     @classmethod
@@ -359,13 +352,17 @@ class Probe:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
             meta = json.loads(str(arrays.pop("__meta__")))
-        except (OSError, ValueError, KeyError) as e:
-            raise CheckpointError(f"cannot read probe file {path}: {e}") from e
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(f"{path} is not a probe file (format {meta.get('format')!r}, expected {FORMAT!r})")
-        config = ProbeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-        heads = tuple(Head(**{k: tuple(v) if isinstance(v, list) else v for k, v in h.items()}) for h in meta["heads"])
-        image_shape = tuple(meta["image_shape"])
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                got = meta.get("format") if isinstance(meta, dict) else meta
+                raise CheckpointError(f"{path} is not a probe file (format {got!r}, expected {FORMAT!r})")
+            config = ProbeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+            heads = tuple(Head(**{k: tuple(v) if isinstance(v, list) else v for k, v in h.items()})
+                          for h in meta["heads"])
+            image_shape = tuple(int(n) for n in meta["image_shape"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            if isinstance(e, CheckpointError):
+                raise
+            raise CheckpointError(f"cannot read probe file {path}: {type(e).__name__}: {e}") from None
         graphdef, abstract = nnx.split(nnx.eval_shape(lambda: _network(heads, image_shape, config, jax.random.key(0))))
 
         def fill(p, like):

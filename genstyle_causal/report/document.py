@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 
+from ..errors import RunFileError
 from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 _CSS = """
@@ -27,7 +28,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;overflo
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}img{max-width:100%}
 figcaption{font-size:.85em;color:#555}code{background:#f3f3f3;padding:0 .2em}.note{color:#666;font-size:.9em}
 .findings{border:2px solid #335577;border-radius:6px;background:#f7f9fc;padding:.2em 1em .8em;margin:1em 0}
-.findings h2{margin-top:.6em;border:none}.findings table{background:#fff}
+.findings h2{margin-top:.6em;border:none}.findings table{background:#fff}.findings td{text-align:left}
 .checks{list-style:none;padding-left:0}.checks li{margin:.25em 0}.pass b{color:#1a7f37}.fail b{color:#c62828}
 nav.toc{font-size:.9em;margin:1em 0}nav.toc ol{columns:2;margin:.3em 0}
 """
@@ -47,7 +48,6 @@ class Report:
         self._blocks: list[tuple[str, Any]] = []
         self._findings: dict[str, Any] = {"tables": [], "checks": []}
         self.results: dict[str, Any] = {}
-        (self.outdir / "figures").mkdir(parents=True, exist_ok=True)
 
     # -- content -----------------------------------------------------------------
     def section(self, title: str) -> "Report":
@@ -67,7 +67,7 @@ class Report:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).lstrip(".") or "figure"
         atomic_write_bytes(self.outdir / "figures" / f"{slug}.png", buf.getvalue())
         self._blocks.append(("figure", (slug, caption, buf.getvalue())))
         return self._flush()
@@ -98,32 +98,38 @@ class Report:
 
     @classmethod
     def load(cls, outdir: str | Path) -> "Report":
-        """Re-open the report of a run directory (``report.json`` + ``figures/``) to re-render or extend it."""
+        """Re-open the report of a run directory (``report.json`` + ``figures/``) to re-render or extend it.
+
+        Nothing is written (call :meth:`render`). ``report.json`` is not trusted: a malformed one raises
+        :class:`RunFileError`, and a figure must be a plain file name inside ``figures/``.
+        """
         outdir = Path(outdir)
         index = outdir / "report.json"
         if not index.is_file():
             raise FileNotFoundError(f"no report in {outdir} (expected {index})")
-        saved = json.loads(index.read_text())
-        rep = cls(outdir, saved["title"])
-        rep._findings = saved.get("findings", rep._findings)
-        for kind, value in saved["blocks"]:
-            if kind == "figure":
-                slug, caption = value
-                value = (slug, caption, (outdir / "figures" / f"{slug}.png").read_bytes())
-            elif kind == "table":
-                value = tuple(value)
-            rep._blocks.append((kind, value))
+        try:
+            saved = json.loads(index.read_text(encoding="utf-8"))
+            rep = cls(outdir, _text(saved["title"]))
+            rep._findings = _checked_findings(saved.get("findings", rep._findings))
+            for kind, value in saved["blocks"]:
+                rep._blocks.append((kind, _checked_block(outdir, kind, value)))
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            raise RunFileError(f"{index} is not a valid report: {e}") from None
         results = outdir / "results.json"
         rep.results = json.loads(results.read_text()) if results.is_file() else {}
-        return rep._flush()
+        return rep
+
+    def render(self) -> "Report":
+        """Write ``report.md`` and ``report.html`` from the blocks (``report.json`` is left as it is)."""
+        atomic_write_text(self.markdown_path, self.to_markdown())
+        atomic_write_text(self.html_path, self.to_html())
+        return self
 
     def _flush(self) -> "Report":
         blocks = [(k, v[:2] if k == "figure" else v) for k, v in self._blocks]
         atomic_write_json(self.outdir / "report.json", {"title": self.title, "findings": self._findings,
                                                         "blocks": blocks})
-        atomic_write_text(self.markdown_path, self.to_markdown())
-        atomic_write_text(self.html_path, self.to_html())
-        return self
+        return self.render()
 
     def _sections(self) -> list[str]:
         return [value for kind, value in self._blocks if kind == "section"]
@@ -132,27 +138,29 @@ class Report:
         return bool(self._findings["tables"] or self._findings["checks"])
 
     def to_markdown(self) -> str:
-        out = [f"# {self.title}\n"]
+        """Markdown in which no value can inject HTML or break the layout: titles, tables and captions are
+        escaped; text blocks keep their Markdown but raw HTML in them is escaped outside code spans."""
+        out = [f"# {_md(self.title)}\n"]
         if self._has_findings():
             out.append("## Findings\n")
-            out += [f"- **{'PASS' if c['passed'] else 'FAIL'}** {c['name']}" + (f" — {c['detail']}" if c["detail"] else "")
-                    for c in self._findings["checks"]]
+            out += [f"- **{'PASS' if c['passed'] else 'FAIL'}** {_md(c['name'])}"
+                    + (f" — {_md(c['detail'])}" if c["detail"] else "") for c in self._findings["checks"]]
             out += [_markdown_table(rows, caption) for caption, rows in self._findings["tables"]]
         sections = (["Findings"] if self._has_findings() else []) + self._sections()
         if sections:
-            out.append("\n**Contents:** " + " · ".join(f"[{t}](#{anchor(t)})" for t in sections) + "\n")
+            out.append("\n**Contents:** " + " · ".join(f"[{_md(t)}](#{anchor(t)})" for t in sections) + "\n")
         for kind, value in self._blocks:
             if kind == "section":
-                out.append(f"\n## {value}\n")
+                out.append(f"\n## {_md(value)}\n")
             elif kind == "text":
-                out.append(value + "\n")
+                out.append(_md_text(value) + "\n")
             elif kind == "table":
                 rows, caption = value
                 out.append(_markdown_table(rows, caption))
             else:
                 slug, caption, _ = value
-                out.append(f"![{caption or slug}](figures/{slug}.png)\n\n*{caption}*\n" if caption
-                           else f"![{slug}](figures/{slug}.png)\n")
+                out.append(f"![{_md(caption or slug)}](figures/{slug}.png)\n\n*{_md(caption)}*\n" if caption
+                           else f"![{_md(slug)}](figures/{slug}.png)\n")
         return "\n".join(out)
 
     def to_html(self) -> str:
@@ -175,7 +183,7 @@ class Report:
             else:
                 slug, caption, png = value
                 data = base64.b64encode(png).decode("ascii")
-                body.append(f'<figure id="{slug}"><img alt="{html.escape(caption or slug)}" '
+                body.append(f'<figure id="{html.escape(slug)}"><img alt="{html.escape(caption or slug)}" '
                             f'src="data:image/png;base64,{data}"/><figcaption>{html.escape(caption)}</figcaption></figure>')
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                 f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
@@ -209,9 +217,9 @@ def _markdown_table(rows: list[dict], caption: str) -> str:
     if not rows:
         return ""
     cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return (f"*{caption}*\n\n" if caption else "") + "\n".join(lines) + "\n"
+    lines = ["| " + " | ".join(_md(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_md(_cell(r.get(c, ""))) for c in cols) + " |" for r in rows]
+    return (f"*{_md(caption)}*\n\n" if caption else "") + "\n".join(lines) + "\n"
 
 
 def _html_table(rows: list[dict], caption: str) -> str:
@@ -239,3 +247,57 @@ def _inline_markdown(text: str) -> str:
         else:
             out.append(f"<p>{p}</p>")
     return "".join(out)
+
+
+_SLUG = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _checked_findings(findings) -> dict:
+    """The ``findings`` of ``report.json``: checks ``{name, detail, passed}`` and ``[caption, rows]`` tables."""
+    checks = [{"name": _text(c["name"]), "detail": _text(c["detail"]), "passed": bool(c["passed"])}
+              for c in findings["checks"]]
+    tables = [(_text(caption), _checked_block(Path(), "table", [rows, caption])[0])
+              for caption, rows in findings["tables"]]
+    return {"tables": tables, "checks": checks}
+
+
+def _checked_block(outdir: Path, kind: str, value):
+    """A block of ``report.json`` as the report holds it; a figure is read from ``figures/`` and nowhere else."""
+    if kind in ("section", "text"):
+        return _text(value)
+    if kind == "table":
+        rows, caption = value
+        if not all(isinstance(r, dict) for r in rows):
+            raise TypeError("table rows must be objects")
+        return list(rows), _text(caption)
+    if kind == "figure":
+        slug, caption = value
+        if not _SLUG.fullmatch(_text(slug)):
+            raise ValueError(f"figure name {slug!r} is not a plain file name in figures/")
+        folder = (outdir / "figures").resolve()
+        path = (folder / f"{slug}.png").resolve()
+        if path.parent != folder:
+            raise ValueError(f"figure {slug!r} lies outside {folder}")
+        return slug, _text(caption), path.read_bytes()
+    raise ValueError(f"unknown block kind {kind!r}")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|<>])")
+
+
+def _md(text: str) -> str:
+    """Text as literal Markdown: special characters backslash-escaped, ``&`` as an entity, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text).replace("&", "&amp;")).replace("\n", " ")
+
+
+def _md_text(text: str) -> str:
+    """A Markdown text block with raw HTML disabled: ``<``, ``>`` and ``&`` outside code spans become entities."""
+    parts = re.split(r"(`+[^`]*?`+)", text)
+    return "".join(p if i % 2 else p.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                   for i, p in enumerate(parts))

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, NonFiniteError
 from .checkpoint import Checkpoints
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_jsonl
 from .config import TrainConfig
 from .parallel import data_mesh, init_distributed, replicated, shard_batch
 from .state import TrainState
@@ -143,7 +143,12 @@ def _task_config(task) -> dict | None:
 
 
 def _check_same_run(path: Path, config: TrainConfig, task_config: dict | None) -> None:
-    saved = json.loads(path.read_text())
+    try:
+        saved = json.loads(path.read_text())
+        saved["train"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"cannot resume {path.parent}: {path.name} is damaged ({type(e).__name__}: {e}); "
+                              "restore it, or remove it to resume without this check") from None
     for k in TRAJECTORY_KEYS:
         if saved["train"].get(k) != getattr(config, k):
             raise CheckpointError(
@@ -154,10 +159,9 @@ def _check_same_run(path: Path, config: TrainConfig, task_config: dict | None) -
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after ``step`` (they will be written again), atomically."""
+    """Drop log lines written after ``step`` (they will be written again) and a torn last line, atomically."""
     if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        atomic_write_text(path, "".join(ln + "\n" for ln in lines))
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in read_jsonl(path) if r["step"] <= step))
 
 
 def fit(

@@ -23,9 +23,9 @@ from .stylize import stylize, transfer_grid, write_image
 
 __all__ = [
     "AdaIN", "AdaINConfig", "AdaINTask", "adain_batches", "adain_generator", "adain_transfer", "decode",
-    "decode_with_style", "encode", "init_adain", "load_adain", "save_adain", "shipped_adain", "tiles", "stylize", "train_adain", "transfer_grid", "write_image",
-    "Extractor", "GatysConfig", "Preprocess", "adain", "adain_from_stats", "content_distance", "content_features",
-    "default_extractor", "gatys_transfer", "random_extractor", "vgg16_features", "gram_matrix", "luminance_transfer", "mean_std", "read_weights",
-    "rgb_to_yiq", "style_distance", "style_statistics", "total_variation", "vgg16", "vgg16_lpips", "vgg19",
-    "yiq_to_rgb",
+    "decode_with_style", "encode", "init_adain", "load_adain", "save_adain", "shipped_adain", "stylize", "tiles",
+    "train_adain", "transfer_grid", "write_image", "Extractor", "GatysConfig", "Preprocess", "adain",
+    "adain_from_stats", "content_distance", "content_features", "default_extractor", "gatys_transfer", "gram_matrix",
+    "luminance_transfer", "mean_std", "random_extractor", "read_weights", "rgb_to_yiq", "style_distance",
+    "style_statistics", "total_variation", "vgg16", "vgg16_features", "vgg16_lpips", "vgg19", "yiq_to_rgb",
 ]

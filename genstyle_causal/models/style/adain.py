@@ -4,8 +4,11 @@ The encoder is an :class:`Extractor` cut at ``config.layer``; the decoder mirror
 it (3×3 conv + ReLU, nearest ×2 upsampling per pooling; fewer convolutions per
 block than the paper's VGG19 decoder) and is trained with the package's
 :func:`~genstyle_causal.train.fit` on styleshapes renders and the shipped sample
-images, with the paper's loss: content loss on the AdaIN target (eq. 12) plus
-``style_weight`` × the mean/std style loss over the style layers (eq. 13).
+images. The default loss is pixel reconstruction of the content (the decoder
+inverts the encoder and the style transfer happens in feature space, as in Li et
+al. 2017), which needs no backward pass through VGG and so trains in minutes on a
+CPU; ``content_weight``/``style_weight`` > 0 add the paper's content loss on the
+AdaIN target (eq. 12) and mean/std style loss over the style layers (eq. 13).
 
 The encoder output is the *content features* hook of the causal module: the
 :func:`adain_generator` stages are ``features`` (encoder) then ``image`` (decoder),
@@ -43,14 +46,22 @@ class AdaINConfig:
 
     Attributes:
       layer: encoder output layer (``relu4_1`` in the paper for VGG19).
-      style_weight: λ of the total loss (eq. 11).
+      content_weight, style_weight: weights of the content loss and λ of the style loss (eq. 11); both 0 gives
+        a pure reconstruction decoder (Li et al. 2017, "Universal style transfer via feature transforms": the
+        decoder only inverts the encoder, the style transfer happens in feature space), which needs no backward
+        pass through the loss network.
+      identity_weight: weight of the identity loss ``||g(f(c)) - c||²`` (the decoder must reproduce an image
+        re-styled with its own statistics, as in Park & Lee 2019): direct pixel gradients, which make a
+        small decoder converge in a few hundred CPU steps.
       learning_rate: Adam step size of the decoder.
       image_size, batch_size: training crops and batch.
     """
 
     layer: str = "relu2_1"
-    style_weight: float = 1.0
-    learning_rate: float = 2e-3
+    content_weight: float = 0.0
+    style_weight: float = 0.0
+    identity_weight: float = 1.0
+    learning_rate: float = 3e-3
     image_size: int = 32
     batch_size: int = 8
 
@@ -158,21 +169,28 @@ def decode_with_style(model: AdaIN, content_features: jax.Array, mean: jax.Array
 
 
 def adain_loss(decoder_params, model: AdaIN, content: jax.Array, style: jax.Array):
-    """Huang & Belongie 2017 eq. 11–13: ``||f(g(t)) - t||² + λ Σ_i ||μ, σ of φ_i(g(t)) - of φ_i(s)||²``."""
+    """Huang & Belongie 2017 eq. 11–13, ``||f(g(t)) - t||² + λ Σ_i ||μ, σ of φ_i(g(t)) - of φ_i(s)||²``, plus
+    ``identity_weight × ||g(f(c)) - c||²`` (AdaIN of the content with its own statistics is the identity).
+    Terms with weight 0 are not computed."""
     model = AdaIN(model.extractor, model.decoder_def, decoder_params, model.config)
-    layers = tuple(dict.fromkeys(model.style_layers + (model.config.layer,)))
-    ext, layer = model.extractor, model.config.layer
-    f_style = ext(style, layers)
-    target = adain(ext(content, [layer])[layer], f_style[layer])
-    out = decode(model, target)
-    f_out = ext(out, layers)
-    l_content = jnp.mean(jnp.square(f_out[model.config.layer] - target))
-    l_style = 0.0
-    for k in model.style_layers:
-        (mo, so), (ms, ss) = mean_std(f_out[k]), mean_std(f_style[k])
-        l_style = l_style + jnp.mean(jnp.square(mo - ms)) + jnp.mean(jnp.square(so - ss))
-    total = l_content + model.config.style_weight * l_style
-    return total, {"loss": total, "content": l_content, "style": l_style}
+    cfg, ext, layer = model.config, model.extractor, model.config.layer
+    f_content = ext(content, [layer])[layer]
+    parts = {}
+    if cfg.content_weight or cfg.style_weight:
+        layers = tuple(dict.fromkeys(model.style_layers + (layer,)))
+        f_style = ext(style, layers)
+        target = adain(f_content, f_style[layer])
+        f_out = ext(decode(model, target), layers)
+        parts["content"] = (cfg.content_weight, jnp.mean(jnp.square(f_out[layer] - target)))
+        l_style = 0.0
+        for k in model.style_layers:
+            (mo, so), (ms, ss) = mean_std(f_out[k]), mean_std(f_style[k])
+            l_style = l_style + jnp.mean(jnp.square(mo - ms)) + jnp.mean(jnp.square(so - ss))
+        parts["style"] = (cfg.style_weight, l_style)
+    if cfg.identity_weight:
+        parts["identity"] = (cfg.identity_weight, jnp.mean(jnp.square(decode(model, f_content) - content)))
+    total = sum(w * v for w, v in parts.values())
+    return total, {"loss": total, **{k: v for k, (_, v) in parts.items()}}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

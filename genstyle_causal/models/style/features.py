@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ..layers import conv2d
 from ...errors import LayerError, ShapeError, WeightsError
 from ...io import atomic_path
 
@@ -109,7 +110,8 @@ class ConvStack(nnx.Module):
         convs = iter(self.convs)
         for name in self.layer_names:
             if name.startswith("conv"):
-                x = next(convs)(x)
+                conv = next(convs)
+                x = conv2d(x, conv.kernel[...]) + conv.bias[...]  # the backend's fast form of the same 'SAME' conv
             elif name.startswith("relu"):
                 x = jax.nn.relu(x)
             else:
@@ -306,7 +308,16 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
-    suffix = path.suffix.lower()
+    try:
+        return _read_weights(path, path.suffix.lower())
+    except WeightsError:
+        raise
+    except Exception as e:  # torch, h5py and numpy each raise their own types for a refused or damaged file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise WeightsError(f"cannot read weights file {path}: {reason}") from None
+
+
+def _read_weights(path: Path, suffix: str) -> dict[str, np.ndarray]:
     if suffix in (".pth", ".pt"):
         if importlib.util.find_spec("torch") is None:
             raise WeightsError(f"reading {path} needs PyTorch (not installed); convert it to .npz with the same keys")
