@@ -14,6 +14,7 @@ did; a faster step (or an idle machine) re-converts them without retraining.
 
     python -m benchmarks.bench_recipe                     # demo and best recipes, 3 seeds
     python -m benchmarks.bench_recipe --recipes demo --seeds 0 1 2 3
+    python -m benchmarks.bench_recipe --screen            # the objective screen that chose the recipes
     python -m benchmarks.bench_recipe --speed-only        # re-time the steps (idle machine), re-convert minutes
     python -m benchmarks.bench_recipe --quick             # a smoke run (seconds)
 
@@ -39,12 +40,27 @@ from benchmarks.common import RESULTS, load_average, print_table, save_results, 
 from genstyle_causal.data import DSprites
 from genstyle_causal.io import atomic_write_json
 from genstyle_causal.metrics import evaluate
-from genstyle_causal.models.vae import RECIPES, Recipe, VAETask
+from genstyle_causal.models.vae import RECIPES, Recipe, VAEConfig, VAETask
 from genstyle_causal.sections import mean_encoder
 from genstyle_causal.train import ImageBatches, TrainConfig, fit
 from genstyle_causal.train.loop import compiled_call
 
 CURVE_METRICS = ["mig", "dci", "factor_vae"]
+
+
+def _candidate(steps: int, batch_size: int = 64, **model) -> Recipe:
+    return Recipe(VAEConfig(image_shape=(32, 32, 1), learning_rate=1e-3, **model), batch_size=batch_size, steps=steps)
+
+
+#: The screen that chose the recipes: every objective at 32×32, Adam 1e-3, one seed, a few thousand steps.
+SCREEN = {
+    "beta4": _candidate(3000, objective="beta", beta=4.0),
+    "betatc6": _candidate(3000, objective="betatc", beta=6.0),
+    "betatc6-batch32": _candidate(2000, batch_size=32, objective="betatc", beta=6.0),
+    "annealed20": _candidate(2000, objective="annealed", capacity_max=20.0, capacity_steps=1500),
+    "factor10": _candidate(1000, objective="factor", gamma=10.0),
+    "dip1": _candidate(1000, objective="dip1", lambda_od=10.0, lambda_d=100.0),
+}
 SCORE_KEY = jax.random.key(20180)  # every run and step scored on the same samples
 
 
@@ -162,6 +178,23 @@ def summarise(name: str, recipe: Recipe, speed: dict, runs: dict[int, dict]) -> 
     return rows, final
 
 
+def screen(workdir: Path) -> dict:
+    """Each :data:`SCREEN` candidate, seed 0, fast-protocol scores every 1000 steps (resumable)."""
+    sizes = {"mig": {"num_train": 10_000}, "dci": {"num_train": 5_000, "num_test": 2_500},
+             "factor_vae": {"num_train": 1_000, "num_eval": 500, "num_variance_estimate": 5_000}}
+    out, rows = {"load_before": warn_if_busy("start"), "candidates": {}}, []
+    for name, recipe in SCREEN.items():
+        points = curve_points(recipe.steps, 1000, recipe.steps_per_call)
+        run = run_seed(name, recipe, 0, points, workdir / f"{run_key(recipe)}-seed0", sizes=sizes, final_protocol="fast",
+                       progress=True)
+        out["candidates"][name] = {"recipe": dataclasses.asdict(recipe), "curve": run["curve"]}
+        rows += [{"candidate": name, "step": int(k), **{m: round(v[m], 3) for m in ("mig", "dci_d", "factor_vae")},
+                  "train_cpu_s": round(v["train_cpu_s"], 1)} for k, v in run["curve"].items()]
+    print_table(rows, "Screen: one seed, fast protocol (train_cpu_s: CPU seconds of that segment, incl. compilation)")
+    save_results("recipe_screen", out)
+    return out
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipes", nargs="+", default=list(RECIPES), help=f"recipes to run (default: {list(RECIPES)})")
@@ -170,9 +203,13 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=None, help="override every recipe's step budget")
     p.add_argument("--workdir", type=Path, default=Path("runs/bench_recipe"))
     p.add_argument("--quick", action="store_true", help="20 steps of a tiny recipe, small metric sizes (smoke run)")
+    p.add_argument("--screen", action="store_true", help="run the screen of SCREEN's candidates (seed 0, a curve "
+                   "point every 1000 steps, fast protocol) into benchmarks/results/recipe_screen.json")
     p.add_argument("--speed-only", action="store_true", help="train nothing: time each recipe's step now and "
                    "re-convert the steps of its runs in recipe.json to minutes (e.g. on an idle machine)")
     args = p.parse_args(argv)
+    if args.screen:
+        return screen(args.workdir)
     previous = RESULTS / "recipe.json"
     stored = json.loads(previous.read_text()).get("recipes", {}) if previous.is_file() else {}
     out = {"quick": args.quick, "load_before": warn_if_busy("start"), "recipes": {}}

@@ -53,7 +53,8 @@ def write_report(study: Study, outdir: str | Path):
     rep.section("Runs")
     rep.table([{"run": r["run_id"], "status": r["status"], "steps": r["params"]["steps"],
                 **{_LABELS[k]: r["scores"][k] for k in FIGURE_SCORES if k in r["scores"]},
-                "train s (last call)": round(r.get("train_seconds_last_call", float("nan")), 1)} for r in records],
+                "train s (last call)": round(r["train_seconds_last_call"], 1) if "train_seconds_last_call" in r else ""}
+               for r in records],
               caption="every run of the study; a run directory under runs/ holds its checkpoints, log and scores")
     rep.add_results(study=study.to_dict(), leaderboard=board, counts=counts)
     return rep
