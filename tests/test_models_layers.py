@@ -14,8 +14,9 @@ from jax import export
 
 from genstyle_causal.models.layers import (
     up_conv_scatter, up_conv_subpixel, conv2d, conv2d_cpu, conv2d_reference, down_conv, down_conv_cpu, down_conv_reference,
-    space_to_depth, up_conv, up_conv_cpu, up_conv_reference,
+    same_conv, space_to_depth, up_conv, up_conv_cpu, up_conv_reference,
 )
+from flax import nnx
 
 KEY = jax.random.PRNGKey(0)
 
@@ -66,6 +67,14 @@ def test_up_picks_scatter_for_few_output_channels():
 def test_conv2d_equals_lax_conv(fast, n, h, w, ksize, padding):
     x, k = _inputs(n, h, w, 3, 4, ksize)
     _assert_same(lambda x, k: fast(x, k, padding), lambda x, k: conv2d_reference(x, k, padding), x, k)
+
+
+@pytest.mark.parametrize("ksize", [3, 2])
+def test_same_conv_equals_the_flax_module(ksize):
+    # the feature stacks and the AdaIN decoder keep their nnx.Conv parameters and call them through conv2d
+    conv = nnx.Conv(3, 4, (ksize, ksize), padding="SAME", rngs=nnx.Rngs(0))
+    x, _ = _inputs(1, 5, 6, 3, 4, ksize)
+    np.testing.assert_allclose(same_conv(conv, x), conv(x), rtol=1e-5, atol=1e-5)
 
 
 def test_conv2d_gradient_inside_scan_equals_lax_conv():

@@ -13,8 +13,8 @@ from genstyle_causal.models.style import adain_transfer, shipped_adain, vgg16_fe
 from genstyle_causal.style_agreement import analytic_style_classes, swap_scores
 
 # the shipped decoder's parameters (exact) and its output on chelsea × brick at 64×64 (float tolerance)
-DECODER_SHA256 = "a572f3e9474cb7788e89912455a94a38d5f9ccab523585137f699a16443a31bc"
-OUTPUT_MEAN_RGB = (0.48413, 0.44114, 0.40514)
+DECODER_SHA256 = "42adaf1c0eb1a017cc4d4d24f650d43d16e1ff45354c3e20817d49d4b40e0f60"
+OUTPUT_MEAN_RGB = (0.44718, 0.44933, 0.43274)
 
 
 def test_shipped_model_loads_and_reproduces_its_output():
@@ -39,15 +39,15 @@ def test_swap_scores_on_the_oracle_are_exact():
     assert [r["reads as"] for r in scores.rows()] == ["donor", "donor", "sample", "sample"]
 
 
-def test_shipped_adain_moves_the_background_above_chance():
-    """The shipped decoder (100 training steps, see the README) makes the background read as the donor's
-    more often than chance (1/4) under SwapStyle; hue is not yet transferred at that budget."""
+def test_shipped_adain_transfers_hue_and_background_well_above_chance():
+    """The shipped decoder (16,000 steps, see the README) makes hue and background read as the donor's under
+    SwapStyle far more often than chance (1/8 and 1/4)."""
     data = StyleShapes(size=32)
     names, classes = analytic_style_classes(data)
     scores = swap_scores(shipped_adain(), data, classes, key=jax.random.key(0), factors=names, n=64,
                          num_bootstrap=200)
-    style, background = scores.interventions.index("SwapStyle"), names.index("background")
-    assert scores.agreement[style, background] >= scores.chance[background] + 0.08
+    style = scores.interventions.index("SwapStyle")
+    assert (scores.agreement[style] >= scores.chance + np.array([0.25, 0.4])).all()
 
 
 def test_stylize_adain_works_out_of_the_box(tmp_path):

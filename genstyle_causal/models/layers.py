@@ -88,6 +88,13 @@ def conv2d(x: jax.Array, kernel: jax.Array, padding: Padding = SAME_3X3) -> jax.
     )
 
 
+def same_conv(conv: nnx.Conv, x: jax.Array) -> jax.Array:
+    """A stride-1 ``'SAME'`` ``nnx.Conv`` applied through :func:`conv2d`: its own parameters, the backend's fast form."""
+    kh, kw = conv.kernel.shape[:2]
+    y = conv2d(x, conv.kernel[...], (((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)))
+    return y if conv.bias is None else y + conv.bias[...]
+
+
 # -- 4×4 stride-2 down and up -------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from ...errors import CheckpointError, ConfigError, ShapeError
 from ...generator import Generator, Stage
 from ...io import atomic_path
 from ...train import TrainConfig, TrainState, apply_optimizer, fit
+from ..layers import conv2d
 from .features import Extractor, Preprocess, build_stack, default_extractor, vgg16_features
 from .gatys import as_batch, style_list
 from .stats import adain, adain_from_stats, mean_std
@@ -58,12 +59,12 @@ class AdaINConfig:
     """
 
     layer: str = "relu2_1"
-    content_weight: float = 0.0
-    style_weight: float = 0.0
-    identity_weight: float = 1.0
-    learning_rate: float = 3e-3
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    identity_weight: float = 50.0
+    learning_rate: float = 1e-3
     image_size: int = 32
-    batch_size: int = 8
+    batch_size: int = 32
 
 
 def _upsample2(x: jax.Array) -> jax.Array:
@@ -86,8 +87,15 @@ class Decoder(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         for conv in self.ups:
-            x = _upsample2(jax.nn.relu(conv(x)))
-        return self.last(jax.nn.relu(self.full(x)))
+            x = _upsample2(jax.nn.relu(_reflect_conv(conv, x)))
+        return _reflect_conv(self.last, jax.nn.relu(_reflect_conv(self.full, x)))
+
+
+def _reflect_conv(conv: nnx.Conv, x: jax.Array) -> jax.Array:
+    """A 3×3 ``conv`` with reflection instead of zero padding (no dark frame at the borders, as in Huang & Belongie's
+    decoder), through the backend's fast convolution."""
+    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    return conv2d(x, conv.kernel[...], ((0, 0), (0, 0))) + conv.bias[...]
 
 
 def _decoder_shape(extractor: Extractor, layer: str) -> tuple[int, tuple[int, ...]]:
