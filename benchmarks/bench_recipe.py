@@ -36,7 +36,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.common import RESULTS, load_average, print_table, save_results, warn_if_busy
+from benchmarks.common import RESULTS, machine_load, print_table, save_results, warn_if_busy
 from genstyle_causal.data import DSprites
 from genstyle_causal.io import atomic_write_json
 from genstyle_causal.metrics import evaluate
@@ -84,7 +84,7 @@ def steps_per_second(recipe: Recipe, reps: int) -> dict:
         state, metrics, finite = call(state)
         jax.block_until_ready((metrics, finite))
         best = min(best, time.perf_counter() - t)
-    return {"steps_per_s": recipe.steps_per_call / best, "compile_s": compile_s, "load": load_average()}
+    return {"steps_per_s": recipe.steps_per_call / best, "compile_s": compile_s, "load": machine_load(window=0.5)}
 
 
 def curve_points(budget: int, every: int, spc: int) -> list[int]:
