@@ -52,6 +52,9 @@ OBJECTIVE_PARAMS = {
     "annealed": ("capacity_gamma", "capacity_max", "capacity_steps"),
 }
 OBJECTIVES = tuple(OBJECTIVE_PARAMS)
+#: How reports name each objective's model.
+OBJECTIVE_LABELS = {"beta": "β-VAE", "betatc": "β-TCVAE", "factor": "FactorVAE", "dip1": "DIP-VAE-I",
+                    "dip2": "DIP-VAE-II", "annealed": "AnnealedVAE"}
 
 
 @dataclasses.dataclass(frozen=True)
