@@ -89,13 +89,7 @@ def interleaved(candidates: dict[str, Callable[[], object]], *, units: dict[str,
     rounds: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
-            n, t0 = 0, time.perf_counter()
-            while True:
-                fn()
-                n += 1
-                if time.perf_counter() - t0 >= min_time:
-                    break
-            rounds[name].append((time.perf_counter() - t0) / (n * units.get(name, 1)))
+            rounds[name].append(_seconds_per_call(fn, min_time) / units.get(name, 1))
     return {name: {"seconds": times, "median_s": statistics.median(times), "spread": max(times) / min(times)}
             for name, times in rounds.items()}
 
@@ -103,16 +97,18 @@ def interleaved(candidates: dict[str, Callable[[], object]], *, units: dict[str,
 def timeit(fn, *, repeat: int = 5, min_time: float = 0.2) -> float:
     """Median seconds per call of ``fn()`` (which must block until its result is ready)."""
     fn()
-    times = []
-    for _ in range(repeat):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            if time.perf_counter() - t0 >= min_time:
-                break
-        times.append((time.perf_counter() - t0) / n)
+    times = [_seconds_per_call(fn, min_time) for _ in range(repeat)]
     return sorted(times)[len(times) // 2]
+
+
+def _seconds_per_call(fn, min_time: float) -> float:
+    """Mean seconds per call of ``fn()`` over as many calls as fill ``min_time`` (at least one)."""
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        if time.perf_counter() - t0 >= min_time:
+            return (time.perf_counter() - t0) / n
 
 
 def best_time(fn, reps: int) -> float:
