@@ -31,7 +31,7 @@ from benchmarks.common import interleaved, matmul_peak, print_table, save_result
 from benchmarks.profile import op_profile
 from genstyle_causal.data.dsprites import DSprites
 from genstyle_causal.models.vae import VAEConfig, VAETask, gaussian_kl
-from genstyle_causal.train import ImageBatches, TrainConfig, fit, make_step
+from genstyle_causal.train import ImageBatches, TrainConfig, fit
 from genstyle_causal.train.loop import compiled_call
 
 BATCH = 64

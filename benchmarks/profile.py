@@ -131,7 +131,7 @@ class Profile:
               f"{self.system_ms:.1f} ms")
         for k, v in sorted(self.by_kind.items(), key=lambda kv: -kv[1]):
             print(f"  {k:16s} {v:8.1f} ms  {v / total:6.1%}")
-        print(f"  top ops (thread ms per call):")
+        print("  top ops (thread ms per call):")
         for r in self.top[:top]:
             print(f"    {r['ms']:7.1f}  {r['kind']:14s} {r['op']:28s} {r['shape']:32s} {r['source']}")
 

@@ -33,9 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import to_dict
 from .errors import ConfigError
-from .sections import MetricsSection, metrics_section
+from .sections import MetricsSection, metrics_section, run_sections, start_report
 
 
 PARTS = ("gan", "causalvae")
@@ -129,35 +128,14 @@ class CausalGeneratorsConfig:
 
 def run_causal_generators(cfg: CausalGeneratorsConfig, outdir: str | Path):
     """Run every section of the study into ``outdir``; returns the :class:`~genstyle_causal.report.Report`."""
-    from .io import atomic_write_json
-    from .report import Report, provenance
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(outdir / "config.json", to_dict(cfg))
-    rep = Report(outdir, "genstyle_causal: learned causal generators audited against ground truth")
-    rep.add_results(provenance=provenance(to_dict(cfg)))
-    rep.text(
+    rep = start_report(outdir, cfg, "genstyle_causal: learned causal generators audited against ground truth", (
         "A GAN and a CausalVAE trained here, audited where the answer is known: dSprites sprites have an exact "
-        "mask, and the pendulum scene has a known structural causal model.\n\n"
-        f"Configuration: `{outdir / 'config.json'}`; JAX backend `{jax.default_backend()}` "
-        f"({jax.device_count()} device(s))."
-    )
-    key = jax.random.key(cfg.seed)
+        "mask, and the pendulum scene has a known structural causal model."))
     sections = {"gan": [_train_gan, _train_probe, _gan_factors, _infogan_metrics, _dissect, _styleshapes_gan],
                 "causalvae": [_train_causalvae, _audit_causalvae]}
     every = [step for part in PARTS for step in sections[part]]
-    steps = [step for part in PARTS if part in cfg.parts for step in sections[part]]
-    state: dict = {}
-    timings = {}
-    for i, step in enumerate(steps, 1):
-        print(f"[{i}/{len(steps)}] {step.__doc__.splitlines()[0]}", flush=True)
-        t0 = time.perf_counter()
-        step(rep, cfg, jax.random.fold_in(key, every.index(step) + 1), state, outdir)  # same keys whichever parts run
-        timings[step.__name__.strip("_")] = round(time.perf_counter() - t0, 2)
-        rep.add_results(seconds=timings)
-        _findings(rep)
-    rep.section("Run time").table([{"section": k, "seconds": v} for k, v in timings.items()])
+    chosen = [(every.index(step) + 1, step) for part in PARTS if part in cfg.parts for step in sections[part]]
+    run_sections(rep, chosen, cfg, jax.random.key(cfg.seed), outdir, findings=lambda state: _findings(rep))
     return rep
 
 

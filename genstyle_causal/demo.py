@@ -18,10 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import to_dict
 from .errors import ConfigError
 from .models.vae import OBJECTIVE_LABELS, RECIPES
-from .sections import MetricsSection, headline, mean_encoder, metrics_section
+from .sections import MetricsSection, headline, mean_encoder, metrics_section, run_sections, start_report
 
 
 _RECIPE = RECIPES["demo"]
@@ -89,36 +88,14 @@ class DemoConfig:
 
 def run_demo(cfg: DemoConfig, outdir: str | Path):
     """Run every section of the demo into ``outdir``; returns the :class:`~genstyle_causal.report.Report`."""
-    from .io import atomic_write_json
-    from .report import Report, provenance
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(outdir / "config.json", to_dict(cfg))
-    rep = Report(outdir, f"genstyle_causal demo: a causal audit of a {cfg.vae.label} on dSprites")
-    rep.add_results(provenance=provenance(to_dict(cfg)))
-    rep.text(
+    rep = start_report(outdir, cfg, f"genstyle_causal demo: a causal audit of a {cfg.vae.label} on dSprites", (
         "Every number below can be checked against ground truth: the datasets are rendered procedurally, "
         "so their true factors — and for the pendulum its true causal graph — are known, and each dataset's "
-        "renderer is an *oracle generator* on which a correct audit must come out exact.\n\n"
-        f"Configuration: `{outdir / 'config.json'}`; JAX backend `{jax.default_backend()}` "
-        f"({jax.device_count()} device(s))."
-    )
-    key = jax.random.key(cfg.seed)
+        "renderer is an *oracle generator* on which a correct audit must come out exact."))
     steps = [_datasets, _train_vae, _train_probe, _audit_vae, _metrics, _oracles, _style]
-    state: dict = {}
-    timings = {}
-    for i, step in enumerate(steps, 1):
-        if step is _style and not cfg.style.enabled:
-            continue
-        name = step.__name__.strip("_")
-        print(f"[{i}/{len(steps)}] {step.__doc__.splitlines()[0]}", flush=True)
-        t0 = time.perf_counter()
-        step(rep, cfg, jax.random.fold_in(key, i), state, outdir)
-        timings[name] = round(time.perf_counter() - t0, 2)
-        rep.add_results(seconds=timings)
-        _findings(rep, cfg, state)
-    rep.section("Run time").table([{"section": k, "seconds": v} for k, v in timings.items()])
+    sections = [(i, step) for i, step in enumerate(steps, 1) if step is not _style or cfg.style.enabled]
+    run_sections(rep, sections, cfg, jax.random.key(cfg.seed), outdir,
+                 findings=lambda state: _findings(rep, cfg, state))
     return rep
 
 

@@ -1,11 +1,14 @@
-"""Report sections shared by ``demo`` and the ``train``/``audit`` commands.
+"""Report sections shared by the pipelines (``demo``, the causal-generators study) and the ``train``/``audit``
+commands, and the loop that runs a pipeline's sections.
 
-Both pipelines import from here, so neither depends on the other.
+Every pipeline imports from here, so none depends on another.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from pathlib import Path
 from typing import Callable
 
 import jax
@@ -79,3 +82,41 @@ def headline(metrics: dict) -> dict:
             if isinstance(v, float) and not k.endswith("_train"):
                 out[k if k == name or name == "modularity_explicitness" else f"{name.upper()} {k[0].upper()}"] = v
     return out
+
+
+def start_report(outdir: str | Path, cfg, title: str, intro: str):
+    """Create ``outdir`` with its ``config.json`` and a :class:`~genstyle_causal.report.Report` that opens with
+    ``intro``, the configuration's path, the JAX backend and the provenance block."""
+    from .config import to_dict
+    from .io import atomic_write_json
+    from .report import Report, provenance
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(outdir / "config.json", to_dict(cfg))
+    rep = Report(outdir, title)
+    rep.add_results(provenance=provenance(to_dict(cfg)))
+    rep.text(f"{intro}\n\nConfiguration: `{outdir / 'config.json'}`; JAX backend `{jax.default_backend()}` "
+             f"({jax.device_count()} device(s)).")
+    return rep
+
+
+def run_sections(rep, sections, cfg, key, outdir: str | Path, *, findings: Callable[[dict], None]) -> dict:
+    """Run a pipeline's ``sections`` in order, each as ``section(rep, cfg, key_i, state, outdir)``.
+
+    ``sections`` holds ``(number, section)`` pairs: ``key_i = fold_in(key, number)``, so a section
+    draws the same keys whichever others run. After each section its seconds go to the results and
+    ``findings(state)`` refreshes the report's findings; a "Run time" table closes the report.
+    Returns the seconds per section.
+    """
+    state: dict = {}
+    timings: dict[str, float] = {}
+    for shown, (number, section) in enumerate(sections, 1):
+        print(f"[{shown}/{len(sections)}] {section.__doc__.splitlines()[0]}", flush=True)
+        t0 = time.perf_counter()
+        section(rep, cfg, jax.random.fold_in(key, number), state, Path(outdir))
+        timings[section.__name__.strip("_")] = round(time.perf_counter() - t0, 2)
+        rep.add_results(seconds=timings)
+        findings(state)
+    rep.section("Run time").table([{"section": k, "seconds": v} for k, v in timings.items()])
+    return timings

@@ -1,5 +1,7 @@
 """The causal-generators study: its checks, its command's errors, and the probe-read factor distribution."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,25 @@ def test_defaults_are_valid_and_documented(capsys):
     assert '"causalvae"' in capsys.readouterr().out
     for key in ("gan.*", "probe.*", "dissect.*", "metrics.*", "causalvae.*"):
         assert key in CausalGeneratorsConfig.__doc__
+
+
+TINY = ["gan.image_size=16", "gan.width=8", "gan.steps=4", "gan.batch_size=8", "gan.eval_every=2",
+        "gan.eval_samples=32", "probe.steps=4", "probe.batch_size=8", "dissect.samples=16", "dissect.modules=2",
+        "dissect.bootstrap=20", "metrics.samples=200", "metrics.votes=20", "metrics.names=mig",
+        "causalvae.image_size=16", "causalvae.steps=4", "causalvae.batch_size=8", "causalvae.samples=16",
+        "causalvae.bootstrap=20"]
+
+
+@pytest.mark.slow
+def test_tiny_study_runs_end_to_end_and_reports_its_checks(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["causal-generators", "--out", str(out)]
+    for item in TINY:
+        args += ["--set", item]
+    assert main(args) == 0, capsys.readouterr().err[-3000:]
+    html = (out / "report.html").read_text()
+    assert '<section class="findings"' in html and "CausalVAE learns the pendulum DAG" in html
+    results = json.loads((out / "results.json").read_text())
+    assert {"gan", "dissection", "causalvae", "causalvae_audit", "seconds", "provenance"} <= set(results)
+    assert list(results["seconds"]) == ["train_gan", "train_probe", "gan_factors", "infogan_metrics", "dissect",
+                                        "styleshapes_gan", "train_causalvae", "audit_causalvae"]

@@ -4,7 +4,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import networkx as nx
 import numpy as np
 import pytest
 from flax import nnx

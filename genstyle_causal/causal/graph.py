@@ -13,7 +13,6 @@ import networkx as nx
 import numpy as np
 
 from ..errors import ShapeError
-from ..structural import check_acyclic
 from .effects import EffectMatrix
 
 

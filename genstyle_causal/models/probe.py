@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import os
 from pathlib import Path
 from typing import Literal
