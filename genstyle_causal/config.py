@@ -116,10 +116,8 @@ def read_file(path: str | Path) -> dict:
 
 def _parse(text: str, suffix: str):
     if suffix == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python < 3.11: the same parser, packaged as tomli
-            import tomli as tomllib
+        import tomllib
+
         return tomllib.loads(text)
     if suffix == ".json":
         return json.loads(text)
