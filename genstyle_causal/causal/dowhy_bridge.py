@@ -14,7 +14,9 @@ the analytic OLS interval.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import warnings
 from typing import Sequence
 
@@ -26,6 +28,21 @@ from ..errors import ConfigError, GraphError, UnitError
 from ..generator import Generator
 from ..structural import check_acyclic
 from .effects import Effect, Outcome, check_outcome, interventional_slope, observe, outcome_columns
+
+@contextlib.contextmanager
+def _quiet_dowhy():
+    """Silence DoWhy's warnings and its logger's notes (e.g. the refuters' "we assume a Normal distribution")
+    for the body: the results carry what a reader needs, the console stays for progress."""
+    log = logging.getLogger("dowhy")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
 
 DEFAULT_REFUTERS = ("random_common_cause", "placebo_treatment_refuter", "data_subset_refuter")
 
@@ -87,8 +104,7 @@ def backdoor_effect(
     from dowhy import CausalModel
 
     _check_nodes(frame, graph, treatment, outcome)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_dowhy():
         model = CausalModel(data=frame, treatment=treatment, outcome=outcome, graph=graph)
         estimand = model.identify_effect(proceed_when_unidentifiable=True)
         est = model.estimate_effect(
@@ -215,8 +231,7 @@ def gcm_model(frame, graph: nx.DiGraph, *, mechanisms: str = "auto", seed: int =
     if mechanisms not in ("auto", "linear"):
         raise ConfigError(f"mechanisms must be 'auto' or 'linear'; got {mechanisms!r}")
     _check_nodes(frame, graph)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_dowhy():
         gcm.config.disable_progress_bars()
         gcm.util.general.set_random_seed(seed)
         scm = gcm.InvertibleStructuralCausalModel(graph)
@@ -247,7 +262,6 @@ def gcm_arrow_strengths(scm, target: str, *, num_samples: int = 2000, parent_sam
     """
     from dowhy import gcm
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_dowhy():
         strengths = gcm.arrow_strength(scm, target, parent_samples=parent_samples, num_samples_conditional=num_samples, max_num_runs=num_samples, n_jobs=1)
     return {k: float(v) for k, v in strengths.items()}
