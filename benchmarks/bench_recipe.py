@@ -205,6 +205,9 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="20 steps of a tiny recipe, small metric sizes (smoke run)")
     p.add_argument("--screen", action="store_true", help="run the screen of SCREEN's candidates (seed 0, a curve "
                    "point every 1000 steps, fast protocol) into benchmarks/results/recipe_screen.json")
+    p.add_argument("--final-protocol", choices=("disentanglement_lib", "fast"), default="disentanglement_lib",
+                   help="protocol of the scores at the step budget (MIG is the same 10,000-sample estimate in both; "
+                   "disentanglement_lib's GBT DCI costs minutes per run)")
     p.add_argument("--speed-only", action="store_true", help="train nothing: time each recipe's step now and "
                    "re-convert the steps of its runs in recipe.json to minutes (e.g. on an idle machine)")
     args = p.parse_args(argv)
@@ -215,7 +218,7 @@ def main(argv=None) -> dict:
     out = {"quick": args.quick, "load_before": warn_if_busy("start"), "recipes": {}}
     sizes = {"mig": {"num_train": 10_000}, "dci": {"num_train": 5_000, "num_test": 2_500},
              "factor_vae": {"num_train": 1_000, "num_eval": 500, "num_variance_estimate": 5_000}}
-    final_protocol = "disentanglement_lib"
+    final_protocol = args.final_protocol
     all_rows = []
     for name in args.recipes:
         recipe = RECIPES[name]
