@@ -45,9 +45,11 @@ class VAESection:
 
 @dataclasses.dataclass(frozen=True)
 class ProbeSection:
-    """The CNN that reads the true factors back from images."""
+    """The CNN that reads the true factors back from images (at the demo's 32×32: measured reliability on the
+    oracle after 800 steps keeps only posX/posY; after 4,000, shape 0.95, scale 0.95, positions 1.00, orientation
+    0.75 — flagged)."""
 
-    steps: int = 800
+    steps: int = 4000
     batch_size: int = 64
 
 
