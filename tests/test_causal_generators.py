@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from genstyle_causal.causal_generators import CausalGeneratorsConfig, factor_distribution_distance
+from genstyle_causal.causal_generators import CausalGeneratorsConfig
+from genstyle_causal.learned_audits import factor_distribution_distance
 from genstyle_causal.cli import main
 from genstyle_causal.data import DSprites
 
