@@ -1,7 +1,8 @@
 """``genstyle-causal demo``: the package's main job, end to end, offline, on a laptop-sized CPU.
 
-Trains a VAE (the measured ``demo`` recipe: β-TCVAE on 32×32 dSprites) and a factor probe on dSprites, audits the VAE causally (traversals,
-effect matrix with CIs, influence maps, graph), scores its disentanglement, audits
+Trains a VAE (the measured ``demo`` recipe: β-TCVAE on 32×32 dSprites) and a factor
+probe on dSprites, audits the VAE causally (traversals, effect matrix with CIs,
+influence maps, graph), scores its disentanglement, audits
 the dSprites and pendulum oracles as references whose answers are known, runs a
 style/content study on styleshapes, and writes a self-contained report. Each
 section is written as soon as it finishes, so an interrupted run still leaves a

@@ -29,6 +29,7 @@ from ..generator import Generator
 from ..structural import check_acyclic
 from .effects import Effect, Outcome, check_outcome, interventional_slope, observe, outcome_columns
 
+
 @contextlib.contextmanager
 def _quiet_dowhy():
     """Silence DoWhy's warnings and its logger's notes (e.g. the refuters' "we assume a Normal distribution")
