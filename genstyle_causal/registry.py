@@ -333,9 +333,9 @@ class AdaINOptions:
     """``adain.*``: encoder layer the decoder inverts, content/style/identity loss weights, Adam learning rate."""
 
     layer: str = "relu2_1"
-    content_weight: float = bounded(1.0, 0.0)
-    style_weight: float = bounded(10.0, 0.0)
-    identity_weight: float = bounded(50.0, 0.0)
+    content_weight: float = bounded(0.0, 0.0)
+    style_weight: float = bounded(30.0, 0.0)
+    identity_weight: float = bounded(300.0, 0.0)
     learning_rate: float = bounded(1e-3, 0.0)
 
 

@@ -8,6 +8,9 @@ into factor classes, which are compared with the *true* classes of A and B:
 * **agreement**: the share of outputs that read as expected — the donor's class
   for the swapped part (style factors under ``SwapStyle``), the sample's own class
   for the kept part;
+* **sample silhouette**: the share of outputs whose foreground overlaps the
+  sample's true silhouette more than the donor's — whether the content follows
+  the sample even where the exact grid cell of a blurred decode is off by one;
 * **effect**: on the pairs whose classes differ, the share reading the donor's
   class under the swap minus that share for the unswapped output (the decoder's
   reconstruction of A), with a percentile-bootstrap CI: the swap's causal effect
@@ -27,6 +30,7 @@ import numpy as np
 
 from .causal import SwapContent, SwapStyle, bootstrap_mean, intervene
 from .data import StyleShapes
+from .data.styleshapes import foreground_mask
 from .generator import Generator
 from .models.style.adain import AdaIN, adain_generator
 
@@ -55,6 +59,54 @@ def analytic_style_classes(data: StyleShapes) -> tuple[tuple[str, ...], Callable
     return ("hue", "background"), classes
 
 
+def analytic_content_classes(data: StyleShapes) -> tuple[tuple[str, ...], Callable[[jax.Array], jax.Array]]:
+    """``(factor names, images -> classes)`` for shape, scale, posX and posY, read with no learning.
+
+    Each image's foreground mask (the pixels that are not grey) is matched to the true silhouette of every
+    content class (all shape × scale × position combinations) and read as the class of highest IoU. Exact on
+    styleshapes renders; on a decoded image it asks for the exact grid cell, so a silhouette shifted by one
+    position step reads as the neighbouring class.
+    """
+    names = ("shape", "scale", "posX", "posY")
+    cols = [data.factor_index(n) for n in names]
+    grids = [np.asarray(data.factors[c].values, np.float32) for c in cols]
+    combos = np.stack(np.meshgrid(*[np.arange(len(g)) for g in grids], indexing="ij"), -1).reshape(-1, len(cols))
+    factors = np.zeros((len(combos), len(data.factors)), np.float32)
+    for j, c in enumerate(cols):
+        factors[:, c] = grids[j][combos[:, j]]
+    templates = jax.vmap(data.silhouette)(jnp.asarray(factors)).reshape(len(combos), -1).astype(jnp.float32)
+
+    def classes(images: jax.Array) -> jax.Array:
+        mask = foreground_mask(images).reshape(images.shape[0], -1).astype(jnp.float32)
+        inter = mask @ templates.T
+        union = mask.sum(axis=1, keepdims=True) + templates.sum(axis=1)[None] - inter
+        return jnp.asarray(combos, jnp.int32)[jnp.argmax(inter / jnp.maximum(union, 1.0), axis=1)]
+
+    return names, classes
+
+
+def analytic_classes(data: StyleShapes) -> tuple[tuple[str, ...], Callable[[jax.Array], jax.Array]]:
+    """Content (:func:`analytic_content_classes`) then style (:func:`analytic_style_classes`) classes."""
+    (content, read_content), (style, read_style) = analytic_content_classes(data), analytic_style_classes(data)
+    return content + style, lambda images: jnp.concatenate([read_content(images), read_style(images)], axis=1)
+
+
+def _silhouette_follows(data: StyleShapes, outputs: jax.Array, fa: jax.Array, fb: jax.Array) -> np.ndarray:
+    """Per output stack ``(k, n, ...)``: the share of outputs whose foreground overlaps (IoU) the sample's true
+    silhouette more than the donor's, on the pairs whose silhouettes differ."""
+    sa, sb = (jax.vmap(data.silhouette)(f).reshape(len(f), -1) for f in (fa, fb))
+    differ = np.asarray(jnp.any(sa != sb, axis=1))
+
+    def iou(mask, s):
+        return (mask & s).sum(axis=1) / jnp.maximum((mask | s).sum(axis=1), 1)
+
+    shares = []
+    for x in outputs:
+        mask = foreground_mask(x).reshape(x.shape[0], -1)
+        shares.append(np.mean(np.asarray(iou(mask, sa) > iou(mask, sb))[differ]))
+    return np.asarray(shares)
+
+
 @dataclasses.dataclass(frozen=True)
 class SwapScores:
     """Agreement shares and effects ``(interventions, factors)`` of style/content swaps (see the module docstring)."""
@@ -70,6 +122,9 @@ class SwapScores:
     reader_accuracy: np.ndarray  # (factors,) the reader on the real sample images
     pairs: int
     level: float
+    # share of outputs whose silhouette follows the sample (IoU with its true silhouette above the donor's):
+    # (unswapped, *interventions); expected high for the unswapped output and SwapStyle, low for SwapContent
+    sample_silhouette: np.ndarray
 
     def expected(self, intervention: str, factor: str) -> str:
         """Whose class the factor should read under the intervention: ``"donor"`` or ``"sample"``."""
@@ -134,4 +189,5 @@ def swap_scores(model: AdaIN | Generator, data: StyleShapes, read_classes: Calla
         est[:, j], low[:, j], high[:, j] = (np.asarray(v)[:, 0] for v in (e.estimate, e.low, e.high))
     chance = np.asarray([1.0 / len(data.factors[c].values) for c in cols])
     accuracy = np.mean(np.asarray(read_classes(a)) == ca, axis=0)
-    return SwapScores(names, factors, roles, agreement, est, low, high, chance, accuracy, n, level)
+    follows = _silhouette_follows(data, outputs, fa, fb)
+    return SwapScores(names, factors, roles, agreement, est, low, high, chance, accuracy, n, level, follows)

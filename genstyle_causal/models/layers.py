@@ -13,10 +13,12 @@ kernels do not take. So on CPU:
 * :func:`conv2d` — stride-1 convolution with a custom VJP: the input gradient is a
   forward convolution with an explicitly flipped, transposed kernel, the kernel
   gradient one matmul per tap (``dyᵀ · shifted x``, both operands row-major).
-* :func:`down_conv` — ``Conv2d(k=4, s=2, p=1)`` as a 2×2 stride-1 :func:`conv2d`
+* :func:`down_conv` — ``Conv2d(k=4, s=2, p=1)`` as a 2×2 stride-1 convolution
   of the space-to-depth rearranged input (Dumoulin & Visin 2016, "A guide to
   convolution arithmetic"): tap ``(2a+r, 2b+s)`` of the 4×4 kernel acts on phase
-  ``(r, s)`` of block ``(i+a, j+b)``.
+  ``(r, s)`` of block ``(i+a, j+b)``; that convolution is written as one matmul
+  of its 2×2 windows (im2col), whose forward pass XLA:CPU runs ~8× faster than
+  its own convolution kernel at the VAE's 32→32 layer.
 * :func:`up_conv` — ``ConvTranspose2d(k=4, s=2, p=1)`` as matmuls whose gradients
   are matmuls, slices and pads: sub-pixel convolution (Shi et al. 2016; the 2×2
   windows of the input times one matrix giving the four output phases, then
@@ -105,15 +107,21 @@ def space_to_depth(x: jax.Array) -> jax.Array:
     return x.reshape(n, h // 2, w // 2, 4 * c)
 
 
+def patches_2x2(x: jax.Array, h: int, w: int) -> jax.Array:
+    """The four 2×2-window shifts of ``x`` side by side: ``(n, h, w, 4c)``, order ``(row tap, col tap, c)``."""
+    return jnp.concatenate([x[:, a : a + h, b : b + w] for a in (0, 1) for b in (0, 1)], axis=-1)
+
+
 def down_conv_cpu(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """``Conv2d(k=4, s=2, p=1)`` (HWIO kernel) as a 2×2 stride-1 :func:`conv2d_cpu` on space-to-depth blocks."""
-    _, hh, ww, _ = x.shape
+    """``Conv2d(k=4, s=2, p=1)`` (HWIO kernel) as one matmul: the 2×2 windows (im2col) of the space-to-depth
+    blocks times the ``(16 cin, cout)`` kernel, so forward and both gradients are matmuls, slices and pads."""
+    n, hh, ww, _ = x.shape
     cin, cout = kernel.shape[2:]
     oh, ow = hh // 2, ww // 2  # what the textbook layer gives, odd sizes included
-    # kernel tap (2a + r, 2b + s) -> 2×2 tap (a, b), input channel (r, s, cin)
-    k = kernel.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * cin, cout)
+    # kernel tap (2a + r, 2b + s) -> window tap (a, b), block channel (r, s, cin)
+    k = kernel.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(16 * cin, cout)
     xp = jnp.pad(x, ((0, 0), (1, 2 * oh + 1 - hh), (1, 2 * ow + 1 - ww), (0, 0)))  # 2(oh + 1) rows/cols
-    return conv2d_cpu(space_to_depth(xp), k, ((0, 0), (0, 0)))
+    return (patches_2x2(space_to_depth(xp), oh, ow) @ k).reshape(n, oh, ow, cout)
 
 
 def down_conv_reference(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -124,11 +132,6 @@ def down_conv_reference(x: jax.Array, kernel: jax.Array) -> jax.Array:
 def down_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """``Conv2d(k=4, s=2, p=1)``: :func:`down_conv_cpu` on CPU, :func:`down_conv_reference` elsewhere."""
     return jax.lax.platform_dependent(x, kernel, cpu=down_conv_cpu, default=down_conv_reference)
-
-
-def patches_2x2(x: jax.Array, h: int, w: int) -> jax.Array:
-    """The four 2×2-window shifts of ``x`` side by side: ``(n, h, w, 4c)``, order ``(row tap, col tap, c)``."""
-    return jnp.concatenate([x[:, a : a + h, b : b + w] for a in (0, 1) for b in (0, 1)], axis=-1)
 
 
 def up_conv_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:

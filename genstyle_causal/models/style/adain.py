@@ -4,11 +4,11 @@ The encoder is an :class:`Extractor` cut at ``config.layer``; the decoder mirror
 it (3×3 conv + ReLU, nearest ×2 upsampling per pooling; fewer convolutions per
 block than the paper's VGG19 decoder) and is trained with the package's
 :func:`~genstyle_causal.train.fit` on styleshapes renders and the shipped sample
-images. The default loss is pixel reconstruction of the content (the decoder
-inverts the encoder and the style transfer happens in feature space, as in Li et
-al. 2017), which needs no backward pass through VGG and so trains in minutes on a
-CPU; ``content_weight``/``style_weight`` > 0 add the paper's content loss on the
-AdaIN target (eq. 12) and mean/std style loss over the style layers (eq. 13).
+images. The default loss is the paper's mean/std style loss over the style
+layers (eq. 13) plus an identity term (the decoder reproduces an image re-styled
+with its own statistics); ``content_weight`` > 0 adds the paper's content loss on
+the AdaIN target (eq. 12), and all three weights 0 but identity gives a pure
+reconstruction decoder (Li et al. 2017), which needs no backward pass through VGG.
 
 The encoder output is the *content features* hook of the causal module: the
 :func:`adain_generator` stages are ``features`` (encoder) then ``image`` (decoder),
@@ -54,14 +54,19 @@ class AdaINConfig:
       identity_weight: weight of the identity loss ``||g(f(c)) - c||²`` (the decoder must reproduce an image
         re-styled with its own statistics, as in Park & Lee 2019): direct pixel gradients, which make a
         small decoder converge in a few hundred CPU steps.
+
+    The defaults (style 30, identity 300, no content term) won a sweep of 14 recipes scored against the true
+    styleshapes factors (README, "AdaIN"): the paper's content loss on the AdaIN target pulls the decoded
+    colours towards the content image's (hue read as the donor's in 0.88 of swaps with it, 0.98 without, both
+    at style weight 30), while the identity term keeps the silhouette.
       learning_rate: Adam step size of the decoder.
       image_size, batch_size: training crops and batch.
     """
 
     layer: str = "relu2_1"
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    identity_weight: float = 50.0
+    content_weight: float = 0.0
+    style_weight: float = 30.0
+    identity_weight: float = 300.0
     learning_rate: float = 1e-3
     image_size: int = 32
     batch_size: int = 32
