@@ -13,7 +13,8 @@ import pytest
 from jax import export
 
 from genstyle_causal.models.layers import (
-    up_conv_scatter, up_conv_subpixel, conv2d, conv2d_cpu, conv2d_reference, down_conv, down_conv_cpu, down_conv_reference,
+    up_conv_scatter, up_conv_subpixel, conv2d, conv2d_cpu, conv2d_reference, down_conv, down_conv_cpu, down_conv_gather, down_conv_reference,
+    down_conv_shift,
     same_conv, space_to_depth, up_conv, up_conv_cpu, up_conv_reference,
 )
 from flax import nnx
@@ -37,11 +38,17 @@ def _assert_same(fast, ref, x, k):
     return y
 
 
-@pytest.mark.parametrize("fast", [down_conv_cpu, down_conv])
+@pytest.mark.parametrize("fast", [down_conv_gather, down_conv_shift, down_conv_cpu, down_conv])
 @pytest.mark.parametrize("n, h, w", [(2, 8, 8), (1, 7, 5), (1, 2, 2)])
 def test_down_equals_strided_conv(fast, n, h, w):
     x, k = _inputs(n, h, w, 3, 5, 4)
     assert _assert_same(fast, down_conv_reference, x, k).shape == (n, h // 2, w // 2, 5)
+
+
+def test_down_picks_gather_for_few_input_channels():
+    # 4·cin < cout: the gather form (the image layer of an encoder); both forms give the same answer anyway
+    x, k = _inputs(1, 5, 6, 1, 6, 4)
+    _assert_same(down_conv_cpu, down_conv_reference, x, k)
 
 
 @pytest.mark.parametrize("fast", [up_conv_subpixel, up_conv_scatter, up_conv_cpu, up_conv])
