@@ -7,7 +7,7 @@ block than the paper's VGG19 decoder) and is trained with the package's
 images. The default loss is the paper's mean/std style loss over the style
 layers (eq. 13) plus an identity term (the decoder reproduces an image re-styled
 with its own statistics); ``content_weight`` > 0 adds the paper's content loss on
-the AdaIN target (eq. 12), and all three weights 0 but identity gives a pure
+the AdaIN target (eq. 12); with content and style weights 0 the decoder is a pure
 reconstruction decoder (Li et al. 2017), which needs no backward pass through VGG.
 
 The encoder output is the *content features* hook of the causal module: the
