@@ -45,10 +45,17 @@ def test_down_equals_strided_conv(fast, n, h, w):
     assert _assert_same(fast, down_conv_reference, x, k).shape == (n, h // 2, w // 2, 5)
 
 
-def test_down_picks_gather_for_few_input_channels():
-    # 4·cin < cout: the gather form (the image layer of an encoder); both forms give the same answer anyway
+def _same_program(f, g, x, k) -> bool:
+    return str(jax.make_jaxpr(f)(x, k)) == str(jax.make_jaxpr(g)(x, k))
+
+
+def test_down_picks_the_form_that_writes_less():
+    # 4·cin < cout: the gather form (the image layer of an encoder); otherwise the shift form
     x, k = _inputs(1, 5, 6, 1, 6, 4)
+    assert _same_program(down_conv_cpu, down_conv_gather, x, k)
     _assert_same(down_conv_cpu, down_conv_reference, x, k)
+    x, k = _inputs(1, 5, 6, 4, 6, 4)
+    assert _same_program(down_conv_cpu, down_conv_shift, x, k)
 
 
 @pytest.mark.parametrize("fast", [up_conv_subpixel, up_conv_scatter, up_conv_cpu, up_conv])
@@ -59,9 +66,12 @@ def test_up_equals_transposed_conv(fast, n, h, w):
 
 
 def test_up_picks_scatter_for_few_output_channels():
-    # 3·cout < cin: the scatter form (the image layer of a decoder); both forms give the same answer anyway
+    # 3·cout < cin: the scatter form (the image layer of a decoder); otherwise the sub-pixel form
     x, k = _inputs(1, 3, 3, 7, 2, 4)
+    assert _same_program(up_conv_cpu, up_conv_scatter, x, k)
     _assert_same(up_conv_cpu, up_conv_reference, x, k)
+    x, k = _inputs(1, 3, 3, 4, 3, 4)
+    assert _same_program(up_conv_cpu, up_conv_subpixel, x, k)
 
 
 @pytest.mark.parametrize("fast", [conv2d_cpu, conv2d])
